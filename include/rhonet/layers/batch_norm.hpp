@@ -1,0 +1,199 @@
+// batch_norm<Affine>: per-feature (flat input) or per-channel (image input) normalisation,
+// PyTorch's BatchNorm1d/2d semantics: biased batch variance in train mode, running mean and
+// unbiased running variance (momentum 0.1) for eval mode. Scale-invariant in its input in
+// train mode (degree 0, up to eps): this is what makes the output independent of the norm of
+// every weight matrix that feeds a BN.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/core/parameter.hpp>
+#include <rhonet/core/shape.hpp>
+#include <rhonet/core/tensor.hpp>
+
+namespace rhonet {
+
+// none: no parameters (PyTorch affine=False, the paper's setting). scale: y = gamma * xhat,
+// homogeneous of degree 1 in gamma. scale_shift: y = gamma * xhat + beta (affine=True); beta
+// acts as a bias, so the output is not homogeneous in gamma.
+enum class affine { none, scale, scale_shift };
+
+template <class T, std::size_t Position, class In, affine Affine>
+class batch_norm_layer {
+  static constexpr std::size_t C = In::dims[0];
+  static constexpr std::size_t S = In::size / C;  // pixels per channel; 1 for flat input
+  static constexpr bool has_scale = Affine != affine::none;
+  static constexpr bool has_shift = Affine == affine::scale_shift;
+
+ public:
+  using value_type = T;
+  using in_shape = In;
+  using out_shape = In;
+  static constexpr std::size_t position = Position;
+  static constexpr std::size_t channels = C;
+  static constexpr int input_degree = 0;
+  static constexpr bool has_weights = has_scale;
+  static constexpr int weight_degree = has_shift ? not_homogeneous : 1;
+
+  T eps = T(1e-5);
+  T momentum = T(0.1);
+
+  batch_norm_layer() {
+    const std::string p = "layer" + std::to_string(Position);
+    running_mean_ = {p + ".running_mean", {C}, vector<T>::from_shape({C})};
+    running_var_ = {p + ".running_var", {C}, vector<T>::from_shape({C})};
+    running_mean_.value.fill(T(0));
+    running_var_.value.fill(T(1));
+    if constexpr (has_scale) {
+      gamma_ = parameter<T>(p + ".gamma", param_role::bn_scale, {C}, 1, C);
+      gamma_.value.fill(T(1));
+    }
+    if constexpr (has_shift) beta_ = parameter<T>(p + ".beta", param_role::bn_shift, {C}, 1, C);
+  }
+
+  void resize(std::size_t batch) {
+    if (has_scale && xhat_.shape()[0] != batch) xhat_ = matrix<T>::from_shape({batch, In::size});
+  }
+
+  void forward(const matrix<T>& x, matrix<T>& y, mode m) {
+    const std::size_t n = x.shape()[0];
+    resize(n);
+    const T* in = x.data();
+    T* xh = has_scale ? xhat_.data() : y.data();
+    if (m == mode::train) {
+      batch_moments(in, n);
+      const T unbias = n * S > 1 ? T(n * S) / T(n * S - 1) : T(1);
+      for (std::size_t c = 0; c < C; ++c) {
+        inv_std_[c] = T(1) / std::sqrt(var_[c] + eps);
+        running_mean_.value[c] = (1 - momentum) * running_mean_.value[c] + momentum * mean_[c];
+        running_var_.value[c] = (1 - momentum) * running_var_.value[c] + momentum * var_[c] * unbias;
+      }
+    } else {
+      for (std::size_t c = 0; c < C; ++c) {
+        mean_[c] = running_mean_.value[c];
+        inv_std_[c] = T(1) / std::sqrt(running_var_.value[c] + eps);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        for (std::size_t s = 0; s < S; ++s) xh[o + s] = (in[o + s] - mean_[c]) * inv_std_[c];
+      }
+    if constexpr (has_scale) {
+      T* out = y.data();
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t o = (i * C + c) * S;
+          const T g = gamma_.value(0, c), b = has_shift ? beta_.value(0, c) : T(0);
+          for (std::size_t s = 0; s < S; ++s) out[o + s] = g * xh[o + s] + b;
+        }
+    }
+    last_mode_ = m;
+  }
+
+  // Train mode: dx = gamma inv_std / M (M dy - sum(dy) - xhat sum(dy xhat)), M = n*S.
+  // Eval mode: the statistics are constants, dx = gamma inv_std dy.
+  void backward(const matrix<T>&, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx) {
+    const std::size_t n = dy.shape()[0];
+    const T* xh = has_scale ? xhat_.data() : y.data();
+    const T* g = dy.data();
+    for (std::size_t c = 0; c < C; ++c) sum_dy_[c] = sum_dy_xhat_[c] = T(0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        T a = 0, b = 0;
+        for (std::size_t s = 0; s < S; ++s) {
+          a += g[o + s];
+          b += g[o + s] * xh[o + s];
+        }
+        sum_dy_[c] += a;
+        sum_dy_xhat_[c] += b;
+      }
+    if constexpr (has_scale)
+      for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat_[c];
+    if constexpr (has_shift)
+      for (std::size_t c = 0; c < C; ++c) beta_.grad(0, c) = sum_dy_[c];
+    if (!dx) return;
+    T* d = dx->data();
+    const T M = T(n * S);
+    const bool train = last_mode_ == mode::train;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        const T scale = (has_scale ? gamma_.value(0, c) : T(1)) * inv_std_[c];
+        if (train) {
+          const T k = scale / M;
+          for (std::size_t s = 0; s < S; ++s)
+            d[o + s] = k * (M * g[o + s] - sum_dy_[c] - xh[o + s] * sum_dy_xhat_[c]);
+        } else {
+          for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * g[o + s];
+        }
+      }
+  }
+
+  template <class F> void for_each_param(F&& f) {
+    if constexpr (has_scale) f(gamma_);
+    if constexpr (has_shift) f(beta_);
+  }
+  template <class F> void for_each_buffer(F&& f) {
+    f(running_mean_);
+    f(running_var_);
+  }
+
+  parameter<T>& gamma() requires has_scale { return gamma_; }
+  const parameter<T>& gamma() const requires has_scale { return gamma_; }
+  parameter<T>& weight() requires has_scale { return gamma_; }
+  const parameter<T>& weight() const requires has_scale { return gamma_; }
+  const vector<T>& running_mean() const { return running_mean_.value; }
+  const vector<T>& running_var() const { return running_var_.value; }
+
+ private:
+  void batch_moments(const T* in, std::size_t n) {
+    const T M = T(n * S);
+    for (std::size_t c = 0; c < C; ++c) mean_[c] = var_[c] = T(0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        T a = 0;
+        for (std::size_t s = 0; s < S; ++s) a += in[o + s];
+        mean_[c] += a;
+      }
+    for (std::size_t c = 0; c < C; ++c) mean_[c] /= M;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        T a = 0;
+        for (std::size_t s = 0; s < S; ++s) a += (in[o + s] - mean_[c]) * (in[o + s] - mean_[c]);
+        var_[c] += a;
+      }
+    for (std::size_t c = 0; c < C; ++c) var_[c] /= M;
+  }
+
+  parameter<T> gamma_, beta_;
+  state_buffer<T> running_mean_, running_var_;
+  matrix<T> xhat_ = matrix<T>::from_shape({0, In::size});
+  vector<T> mean_ = vector<T>::from_shape({C}), var_ = vector<T>::from_shape({C}),
+            inv_std_ = vector<T>::from_shape({C}), sum_dy_ = vector<T>::from_shape({C}),
+            sum_dy_xhat_ = vector<T>::from_shape({C});
+  mode last_mode_ = mode::train;
+};
+
+template <affine Affine = affine::none>
+struct batch_norm {
+  using spec_tag = layer_spec_tag;
+  static constexpr int input_degree = 0;
+  static constexpr bool has_weights = Affine != affine::none;
+  static constexpr int weight_degree = Affine == affine::scale_shift ? not_homogeneous : 1;
+  static std::string name() {
+    return Affine == affine::none    ? "batch_norm<>"
+           : Affine == affine::scale ? "batch_norm<scale>"
+                                     : "batch_norm<scale_shift>";
+  }
+  template <class T, std::size_t Position, class In>
+  using bind = batch_norm_layer<T, Position, In, Affine>;
+};
+
+}  // namespace rhonet

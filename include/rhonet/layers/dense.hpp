@@ -1,0 +1,75 @@
+// dense<N>: y = x W^T with W of shape (N, fan_in), bias-free (the bias is a constant input
+// component, as in the paper). Positively homogeneous of degree 1 in x and in W.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <rhonet/core/blas.hpp>
+#include <rhonet/core/checks.hpp>
+#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/core/parameter.hpp>
+#include <rhonet/core/shape.hpp>
+#include <rhonet/core/tensor.hpp>
+
+namespace rhonet {
+
+template <class T, std::size_t Position, class In, std::size_t N>
+class dense_layer {
+  static_assert(check::dense_width_positive<Position, N>::value);
+  static_assert(check::dense_needs_flat_input<Position, In::rank>::value);
+
+ public:
+  using value_type = T;
+  using in_shape = In;
+  using out_shape = shape<N>;
+  static constexpr std::size_t position = Position;
+  static constexpr std::size_t fan_in = In::size;
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = true;
+  static constexpr int weight_degree = 1;
+
+  dense_layer()
+      : w_("layer" + std::to_string(Position) + ".weight", param_role::weight, {N, fan_in}, N,
+           fan_in) {}
+
+  void resize(std::size_t) {}
+
+  void forward(const matrix<T>& x, matrix<T>& y, mode) {
+    const std::size_t batch = x.shape()[0];
+    blas::gemm<T>(false, true, batch, N, fan_in, T(1), x.data(), fan_in, w_.value.data(), fan_in,
+                  T(0), y.data(), N);
+  }
+
+  // dW = dY^T X; dX = dY W (skipped when dx is null, e.g. for the first layer).
+  void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
+    const std::size_t batch = x.shape()[0];
+    blas::gemm<T>(true, false, N, fan_in, batch, T(1), dy.data(), N, x.data(), fan_in, T(0),
+                  w_.grad.data(), fan_in);
+    if (dx)
+      blas::gemm<T>(false, false, batch, fan_in, N, T(1), dy.data(), N, w_.value.data(), fan_in,
+                    T(0), dx->data(), fan_in);
+  }
+
+  parameter<T>& weight() { return w_; }
+  const parameter<T>& weight() const { return w_; }
+  template <class F> void for_each_param(F&& f) { f(w_); }
+  template <class F> void for_each_buffer(F&&) {}
+
+ private:
+  parameter<T> w_;
+};
+
+template <std::size_t N>
+struct dense {
+  using spec_tag = layer_spec_tag;
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = true;
+  static constexpr int weight_degree = 1;
+  static constexpr bool weight_normalizable = true;
+  static std::string name() { return "dense<" + std::to_string(N) + ">"; }
+  template <class T, std::size_t Position, class In>
+  using bind = dense_layer<T, Position, In, N>;
+};
+
+}  // namespace rhonet

@@ -1,0 +1,57 @@
+// relu: y = max(x, 0). Positively homogeneous of degree 1, which is what lets the network
+// factor as g = rho * f.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/core/shape.hpp>
+#include <rhonet/core/tensor.hpp>
+
+namespace rhonet {
+
+template <class T, std::size_t Position, class In>
+class relu_layer {
+ public:
+  using value_type = T;
+  using in_shape = In;
+  using out_shape = In;
+  static constexpr std::size_t position = Position;
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = false;
+  static constexpr int weight_degree = 0;
+
+  void resize(std::size_t) {}
+
+  void forward(const matrix<T>& x, matrix<T>& y, mode) {
+    const T* in = x.data();
+    T* out = y.data();
+    const std::size_t n = x.size();
+    for (std::size_t i = 0; i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
+  }
+
+  void backward(const matrix<T>&, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx) {
+    if (!dx) return;
+    const T* out = y.data();
+    const T* g = dy.data();
+    T* d = dx->data();
+    const std::size_t n = y.size();
+    for (std::size_t i = 0; i < n; ++i) d[i] = out[i] > T(0) ? g[i] : T(0);
+  }
+
+  template <class F> void for_each_param(F&&) {}
+  template <class F> void for_each_buffer(F&&) {}
+};
+
+struct relu {
+  using spec_tag = layer_spec_tag;
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = false;
+  static constexpr int weight_degree = 0;
+  static std::string name() { return "relu"; }
+  template <class T, std::size_t Position, class In>
+  using bind = relu_layer<T, Position, In>;
+};
+
+}  // namespace rhonet

@@ -1,0 +1,110 @@
+// weight_norm<dense<N>> / weight_norm<conv2d<...>>: the paper's per-layer Frobenius weight
+// normalisation, W = rho_k V / ||V||_F, with the scale rho_k (a scalar) and the direction V
+// as the trained parameters. The output is invariant to the scale of V and homogeneous of
+// degree 1 in rho_k (when no normaliser follows).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include <rhonet/core/checks.hpp>
+#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/core/parameter.hpp>
+#include <rhonet/core/tensor.hpp>
+
+namespace rhonet {
+
+namespace check {
+template <bool Ok>
+struct weight_norm_wraps_dense_or_conv2d {
+  static_assert(Ok, "rhonet: weight_norm<L> needs L = dense<N> or conv2d<...>");
+  static constexpr bool value = Ok;
+};
+}  // namespace check
+
+template <class T, std::size_t Position, class In, class InnerSpec>
+class weight_norm_layer {
+  using inner_type = typename InnerSpec::template bind<T, Position, In>;
+
+ public:
+  using value_type = T;
+  using in_shape = In;
+  using out_shape = typename inner_type::out_shape;
+  static constexpr std::size_t position = Position;
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = true;
+  static constexpr int weight_degree = 1;  // in rho_k; the direction V is scale-free
+
+  weight_norm_layer() {
+    const auto& w = inner_.weight();
+    const std::string p = "layer" + std::to_string(Position);
+    v_ = parameter<T>(p + ".direction", param_role::wn_direction, w.shape, w.value.shape()[0],
+                      w.value.shape()[1]);
+    scale_ = parameter<T>(p + ".scale", param_role::wn_scale, {1}, 1, 1);
+    scale_.value(0, 0) = T(1);
+  }
+
+  void resize(std::size_t batch) { inner_.resize(batch); }
+
+  void forward(const matrix<T>& x, matrix<T>& y, mode m) {
+    v_norm_ = std::sqrt(sum_squares(v_.value));
+    const T k = scale_.value(0, 0) / v_norm_;
+    const T* v = v_.value.data();
+    T* w = inner_.weight().value.data();
+    for (std::size_t i = 0; i < v_.size(); ++i) w[i] = k * v[i];
+    inner_.forward(x, y, m);
+  }
+
+  // With dW from the inner layer: d rho_k = <dW, V>/||V||,
+  // dV = (rho_k/||V||) (dW - <dW, V> V / ||V||^2): the gradient is tangent to the sphere.
+  void backward(const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx) {
+    inner_.backward(x, y, dy, dx);
+    const T* dw = inner_.weight().grad.data();
+    const T* v = v_.value.data();
+    T dot = 0;
+    for (std::size_t i = 0; i < v_.size(); ++i) dot += dw[i] * v[i];
+    scale_.grad(0, 0) = dot / v_norm_;
+    const T k = scale_.value(0, 0) / v_norm_, c = dot / (v_norm_ * v_norm_);
+    T* dv = v_.grad.data();
+    for (std::size_t i = 0; i < v_.size(); ++i) dv[i] = k * (dw[i] - c * v[i]);
+  }
+
+  template <class F> void for_each_param(F&& f) {
+    f(scale_);
+    f(v_);
+  }
+  template <class F> void for_each_buffer(F&&) {}
+
+  parameter<T>& scale() { return scale_; }
+  const parameter<T>& scale() const { return scale_; }
+  parameter<T>& direction() { return v_; }
+  const parameter<T>& direction() const { return v_; }
+  // The effective W = rho_k V / ||V|| as of the last forward pass.
+  const parameter<T>& weight() const { return inner_.weight(); }
+
+ private:
+  static T sum_squares(const matrix<T>& m) {
+    T s = 0;
+    for (T v : m) s += v * v;
+    return s;
+  }
+
+  inner_type inner_;
+  parameter<T> v_, scale_;
+  T v_norm_ = T(1);
+};
+
+template <class Inner>
+struct weight_norm {
+  static_assert(check::weight_norm_wraps_dense_or_conv2d<requires { Inner::weight_normalizable; }>::value);
+  using spec_tag = layer_spec_tag;
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = true;
+  static constexpr int weight_degree = 1;
+  static std::string name() { return "weight_norm<" + Inner::name() + ">"; }
+  template <class T, std::size_t Position, class In>
+  using bind = weight_norm_layer<T, Position, In, Inner>;
+};
+
+}  // namespace rhonet

@@ -1,0 +1,77 @@
+// After the first step at a given batch size, a training step (forward, backward) allocates
+// nothing: every workspace is sized once. Counts calls to the global operator new.
+#define BOOST_TEST_MODULE rhonet_alloc
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <random>
+
+#include <rhonet/rhonet.hpp>
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  ++allocations;
+  const std::size_t al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace rhonet;
+
+template <class Net>
+long allocations_in_steady_step(std::size_t batch) {
+  auto net = std::make_unique<Net>();
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> n(0.f, 0.1f);
+  for (auto* p : net->parameters())
+    for (auto& v : p->value) v = n(rng);
+  matrix<float> x = matrix<float>::from_shape({batch, Net::input_size});
+  for (auto& v : x) v = n(rng);
+  matrix<float> dout = matrix<float>::from_shape({batch, Net::output_size});
+  dout.fill(1.f);
+  for (int i = 0; i < 2; ++i) {  // the first step sizes the workspaces
+    net->forward(x);
+    net->backward(dout);
+  }
+  const long before = allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    net->forward(x);
+    net->backward(dout);
+    net->forward(x, mode::eval);
+  }
+  return allocations.load() - before;
+}
+
+BOOST_AUTO_TEST_CASE(fc4_bn_step_allocates_nothing) {
+  const long n = allocations_in_steady_step<arch::fc4_bn<65, 32>>(16);
+  BOOST_TEST(n == 0);
+}
+BOOST_AUTO_TEST_CASE(conv4_bn_step_allocates_nothing) {
+  const long n = allocations_in_steady_step<arch::conv4_bn<1, 28>>(4);
+  BOOST_TEST(n == 0);
+}
+BOOST_AUTO_TEST_CASE(weight_norm_step_allocates_nothing) {
+  const long n = allocations_in_steady_step<arch::fc4_wn<65, 32>>(8);
+  BOOST_TEST(n == 0);
+}
+// The counter works: a changed batch size resizes the workspaces.
+BOOST_AUTO_TEST_CASE(the_counter_sees_allocations) {
+  const long before = allocations.load();
+  auto net = std::make_unique<arch::fc4<9, 4>>();
+  BOOST_TEST(allocations.load() > before);
+}
