@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds Release and runs the quickstart.
+# The main job: installs what is missing, builds Release, reproduces the paper's three
+# settings (FC4 with BN and WD, Conv4 with BN without WD, FC4 without either) at three init
+# scales on two Fashion-MNIST classes with the quick preset, and writes figures and
+# REPORT.md. Extra arguments go to the `paper` program (e.g. --preset paper, --data
+# cifar10:FOLDER, --out DIR); see `build/examples/paper --help`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,5 +11,5 @@ bash scripts/install-deps.sh
 
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRHONET_BUILD_TESTS=OFF -DRHONET_BUILD_EXAMPLES=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target quickstart
-"$build/examples/quickstart"
+cmake --build "$build" -j "$(nproc)" --target paper
+"$build/examples/paper" --out out/paper --fallback-lr-factor 0.1 "$@"

@@ -26,3 +26,6 @@
 #include <rhonet/data/binary_task.hpp>
 #include <rhonet/data/preprocess.hpp>
 #include <rhonet/data/batcher.hpp>
+#include <rhonet/observe.hpp>
+#include <rhonet/train.hpp>
+#include <rhonet/io/checkpoint.hpp>

@@ -1,0 +1,453 @@
+#!/usr/bin/python3
+"""Figures and REPORT.md for a run folder written by `paper` (layout: docs/run-format.md).
+
+    /usr/bin/python3 examples/paper/report.py RUN_DIR
+
+Reads RUN_DIR/manifest.json and RUN_DIR/<setting>/init_<scale>/{observations.csv,
+margins.csv, summary.json}; writes RUN_DIR/figures/*.png and RUN_DIR/REPORT.md. The verdicts
+on the paper's 9 predictions come from verdicts.py (next to this file). Depends only on
+Debian's python3 with numpy and matplotlib.
+"""
+
+import csv
+import json
+import math
+import textwrap
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on CI or build machines
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import verdicts  # noqa: E402
+
+FIGDIR = "figures"
+N_MARGIN_PROFILES = 8  # sorted margin profiles drawn per run in figure (d)
+
+
+# ---- reading ---------------------------------------------------------------------------
+def _num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return float("nan")  # empty cells, "nan", "-nan" written by some printf variants
+
+
+def read_csv_columns(path):
+    """{column: [float]} plus the header order; ({}, []) if the file is missing or empty."""
+    if not os.path.exists(path):
+        return {}, []
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        return {}, []
+    header = [h.strip() for h in rows[0]]
+    cols = {h: [] for h in header}
+    for row in rows[1:]:
+        if not row:
+            continue
+        for h, v in zip(header, row):
+            cols[h].append(_num(v))
+    return cols, header
+
+
+def read_json(path):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _init_value(label):
+    return _num(label[len("init_"):])
+
+
+def _guess_flags(setting):
+    """bn / wd from the setting's name when summary.json and the manifest are silent."""
+    parts = setting.split("-")
+    bn = "bn" in parts
+    wd = 0.0 if ("nowd" in parts or setting == "plain") else float("nan")
+    return bn, wd
+
+
+def load_runs(run_dir):
+    """(manifest, [run dict]) — run dicts carry what verdicts.py needs plus plotting data."""
+    manifest = read_json(os.path.join(run_dir, "manifest.json"))
+    msettings = {s.get("name"): s for s in manifest.get("settings", []) if isinstance(s, dict)}
+    # settings in manifest order first, then any other folder holding init_* runs
+    names = [n for n in msettings if os.path.isdir(os.path.join(run_dir, n))]
+    for n in sorted(os.listdir(run_dir)):
+        d = os.path.join(run_dir, n)
+        if n not in names and os.path.isdir(d) and any(x.startswith("init_") for x in os.listdir(d)):
+            names.append(n)
+    runs = []
+    for name in names:
+        sdir = os.path.join(run_dir, name)
+        labels = sorted((x for x in os.listdir(sdir) if x.startswith("init_")
+                         and os.path.isdir(os.path.join(sdir, x))), key=_init_value)
+        for lab in labels:
+            rdir = os.path.join(sdir, lab)
+            summary = read_json(os.path.join(rdir, "summary.json"))
+            obs, header = read_csv_columns(os.path.join(rdir, "observations.csv"))
+            margins, mheader = read_csv_columns(os.path.join(rdir, "margins.csv"))
+            ms = msettings.get(name, {})
+            gbn, gwd = _guess_flags(name)
+            final = summary.get("final") or {h: obs[h][-1] for h in header if obs[h]}
+            runs.append({
+                "setting": name,
+                "label": lab,
+                "init": _num(summary.get("init", _init_value(lab))),
+                "bn": bool(summary.get("bn", ms.get("bn", gbn))),
+                "wd": _num(summary.get("wd", ms.get("wd", gwd))),
+                "diverged": bool(summary.get("diverged", False)),
+                "final": {k: _num(v) for k, v in final.items()},
+                "series": obs,
+                "columns": header,
+                "margins": margins,
+                "margin_columns": [h for h in mheader if h.startswith("q")],
+                "scale_invariant_layers": summary.get("scale_invariant_layers") or [],
+                "summary": summary,
+                "manifest_setting": ms,
+            })
+    return manifest, runs
+
+
+# ---- figures ---------------------------------------------------------------------------
+def _time(run):
+    """Log-time axis of the paper: iterations + 1 (so the init observation sits at 1)."""
+    return np.asarray(run["series"].get("iter", []), dtype=float) + 1.0
+
+
+def _arr(run, key):
+    return np.asarray(run["series"].get(key, []), dtype=float)
+
+
+def _norm_columns(run):
+    cols = [c for c in run["columns"] if c.startswith("norm_") and c[5:].isdigit()]
+    return sorted(cols, key=lambda c: int(c[5:]))
+
+
+def _row_title(run):
+    t = f"{run['setting']}, init {run['label'][5:]}"
+    if run["diverged"]:
+        t += f" (diverged at {run['summary'].get('diverged_at')})"
+    return t
+
+
+def _positive(a):
+    a = a[np.isfinite(a)]
+    return a.size > 0 and np.all(a > 0)
+
+
+def _grid(nrows, ncols, title):
+    width = max(8.0, 5.5 * ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, 3.3 * nrows + 0.4), squeeze=False)
+    fig.suptitle(textwrap.fill(title, int(width * 11)), fontsize=10)
+    return fig, axes
+
+
+def _save(fig, run_dir, name):
+    fig.tight_layout()
+    path = os.path.join(run_dir, FIGDIR, name)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return os.path.join(FIGDIR, name)
+
+
+def fig_loss_error(runs, run_dir, setting):
+    fig, ax = _grid(len(runs), 2, f"{setting}: (a) square loss and error vs epoch")
+    for i, r in enumerate(runs):
+        ep = _arr(r, "epoch")
+        for key, style in (("train_loss", "-"), ("test_loss", "--")):
+            ax[i, 0].plot(ep, _arr(r, key), style, label=key.replace("_", " "))
+        for key, style in (("train_error", "-"), ("test_error", "--")):
+            ax[i, 1].plot(ep, _arr(r, key), style, label=key.replace("_", " "))
+        if _positive(np.concatenate([_arr(r, "train_loss"), _arr(r, "test_loss")])):
+            ax[i, 0].set_yscale("log")
+        ax[i, 0].set_title(_row_title(r) + ": loss")
+        ax[i, 1].set_title(_row_title(r) + ": error")
+        ax[i, 0].set_ylabel("mean square loss")
+        ax[i, 1].set_ylabel("fraction misclassified")
+        for a in ax[i]:
+            a.set_xlabel("epoch")
+            a.legend(fontsize=7)
+    return _save(fig, run_dir, f"{setting}-a-loss-error.png")
+
+
+def fig_rho(runs, run_dir, setting):
+    fig, ax = _grid(len(runs), 1, f"{setting}: (b) rho (compile-time factored) vs rho_eq; "
+                                  "rho_all, rho_bn on the right axis")
+    for i, r in enumerate(runs):
+        t, a = _time(r), ax[i, 0]
+        rho, eq = _arr(r, "rho"), _arr(r, "rho_eq")
+        a.plot(t, rho, "C0-", label="rho (factored layers)")
+        a.plot(t, eq, "C1:", label="rho_eq = sum yf / (lambda + sum f^2)")
+        # rho_eq is huge or negative while f ~ 0 early on: bound the axis by rho's own range
+        # so the rise and relaxation of rho stay readable.
+        fin = rho[np.isfinite(rho)]
+        if fin.size:
+            late_eq = eq[len(eq) // 2:]
+            late_eq = late_eq[np.isfinite(late_eq)]
+            top = max(fin.max(), late_eq.max() if late_eq.size else 0.0)
+            a.set_ylim(min(0.0, fin.min()), 1.15 * top if top > 0 else 1.0)
+        a.set_xscale("log")
+        a.set_xlabel("iteration + 1")
+        a.set_ylabel("rho")
+        a.set_title(_row_title(r))
+        b = a.twinx()  # rho_all (and rho_bn) live on other scales
+        b.plot(t, _arr(r, "rho_all"), "C2--", label="rho_all (all layers)")
+        if "rho_bn" in r["series"] and np.isfinite(_arr(r, "rho_bn")).any():
+            b.plot(t, _arr(r, "rho_bn"), "C3-.", label="rho_bn (BN-aware)")
+        if _positive(np.concatenate([_arr(r, "rho_all"), _arr(r, "rho_bn")])):
+            b.set_yscale("log")
+        b.set_ylabel("rho_all, rho_bn")
+        h1, l1 = a.get_legend_handles_labels()
+        h2, l2 = b.get_legend_handles_labels()
+        a.legend(h1 + h2, l1 + l2, fontsize=7, loc="best")
+    return _save(fig, run_dir, f"{setting}-b-rho.png")
+
+
+def fig_mean_abs_f(runs, run_dir, setting):
+    fig, ax = _grid(len(runs), 1, f"{setting}: (c) mean |f_n| of the unit-norm network")
+    for i, r in enumerate(runs):
+        a = ax[i, 0]
+        a.plot(_time(r), _arr(r, "mean_abs_f"), "C0-")
+        a.set_xscale("log")
+        if _positive(_arr(r, "mean_abs_f")):
+            a.set_yscale("log")
+        a.set_xlabel("iteration + 1")
+        a.set_ylabel("mean |f_n| (train)")
+        a.set_title(_row_title(r))
+    return _save(fig, run_dir, f"{setting}-c-mean-abs-f.png")
+
+
+def _profile_rows(n):
+    """About N_MARGIN_PROFILES observation indices, evenly spaced in log-index, incl. ends."""
+    if n <= N_MARGIN_PROFILES:
+        return list(range(n))
+    idx = np.unique(np.round(np.geomspace(1, n, N_MARGIN_PROFILES)).astype(int) - 1)
+    return sorted(set([0, n - 1] + idx.tolist()))
+
+
+def fig_margins(runs, run_dir, setting):
+    fig, ax = _grid(len(runs), 1, f"{setting}: (d) sorted margins y_n f_n of all training "
+                                  "samples (101 quantiles)")
+    for i, r in enumerate(runs):
+        a = ax[i, 0]
+        m, qcols = r["margins"], r["margin_columns"]
+        n = len(m.get("iter", []))
+        if n and qcols:
+            rows = _profile_rows(n)
+            # profiles are picked evenly in log time, so colour on a log scale of iter + 1
+            t = np.asarray(m["iter"], dtype=float)[rows] + 1.0
+            norm = matplotlib.colors.LogNorm(t.min(), max(t.max(), t.min() * 1.0001))
+            cmap = plt.get_cmap("viridis")
+            pct = np.linspace(0, 100, len(qcols))
+            for j, tj in zip(rows, t):
+                a.plot(pct, [m[q][j] for q in qcols], color=cmap(norm(tj)), lw=1.2)
+            sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
+            fig.colorbar(sm, ax=a, label="iteration + 1")
+        a.axhline(0.0, color="grey", lw=0.6)
+        a.set_xlabel("quantile of training samples (%)")
+        a.set_ylabel("margin y_n f_n")
+        a.set_title(_row_title(r))
+    return _save(fig, run_dir, f"{setting}-d-margins.png")
+
+
+def fig_collapse(runs, run_dir, setting):
+    fig, ax = _grid(len(runs), 2, f"{setting}: (e) neural collapse on the last layer's input")
+    for i, r in enumerate(runs):
+        t = _time(r)
+        nc1 = _arr(r, "nc1")
+        ax[i, 0].plot(t, nc1, "C0-")
+        if _positive(nc1):
+            ax[i, 0].set_yscale("log")
+        ax[i, 0].set_ylabel("NC1 = Tr(S_W S_B^+)/C")
+        ax[i, 1].plot(t, _arr(r, "nc3"), "C1-", label="NC3 (classifier vs class-mean alignment)")
+        ax[i, 1].plot(t, _arr(r, "nc4"), "C2--", label="NC4 (NCC disagreement)")
+        ax[i, 1].set_ylabel("NC3, NC4")
+        ax[i, 1].legend(fontsize=7)
+        for a, what in zip(ax[i], ("NC1", "NC3, NC4")):
+            a.set_xscale("log")
+            a.set_xlabel("iteration + 1")
+            a.set_title(f"{_row_title(r)}: {what}")
+    return _save(fig, run_dir, f"{setting}-e-collapse.png")
+
+
+def fig_norms(runs, run_dir, setting):
+    fig, ax = _grid(len(runs), 1, f"{setting}: (f) Frobenius norm of each weight layer")
+    for i, r in enumerate(runs):
+        a = ax[i, 0]
+        inv = set(r["scale_invariant_layers"])
+        vals = []
+        for c in _norm_columns(r):
+            k = int(c[5:])
+            y = _arr(r, c)
+            vals.append(y)
+            a.plot(_time(r), y, "-" if k in inv else "--",
+                   label=f"rho_{k}" + (" (BN scale-invariant)" if k in inv else ""))
+        a.set_xscale("log")
+        if vals and _positive(np.concatenate(vals)):
+            a.set_yscale("log")
+        a.set_xlabel("iteration + 1")
+        a.set_ylabel("||W_k||_F")
+        a.set_title(_row_title(r))
+        if vals:
+            a.legend(fontsize=7)
+    return _save(fig, run_dir, f"{setting}-f-norms.png")
+
+
+def fig_summary(runs, run_dir):
+    """Prediction 9: final test error against final rho, one point per run."""
+    fig, a = plt.subplots(figsize=(6.5, 4.5))
+    settings = list(dict.fromkeys(r["setting"] for r in runs))
+    xs = []
+    for si, s in enumerate(settings):
+        for r in (r for r in runs if r["setting"] == s):
+            f = r["final"]
+            rho, te = f.get("rho", math.nan), f.get("test_error", math.nan)
+            if r["diverged"] or not (np.isfinite(rho) and np.isfinite(te)):
+                continue
+            interp = f.get("train_error", 1.0) <= verdicts.P9_INTERPOLATION_TRAIN_ERROR
+            c = f"C{si % 10}"
+            a.scatter([rho], [te], marker="o", edgecolors=c, facecolors=c if interp else "none", s=45)
+            a.annotate(f"init {r['label'][5:]}", (rho, te), fontsize=7,
+                       xytext=(4, 3), textcoords="offset points")
+            xs.append(rho)
+    for si, s in enumerate(settings):  # legend entries per setting
+        a.scatter([], [], color=f"C{si % 10}", label=s)
+    a.scatter([], [], facecolors="none", edgecolors="k", label="not interpolating (open)")
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+        a.set_xscale("log")
+    a.set_xlabel("final rho (compile-time factored)")
+    a.set_ylabel("final test error")
+    a.set_title("Prediction 9: test error vs final rho (filled = train error 0)")
+    a.legend(fontsize=7)
+    return _save(fig, run_dir, "summary-rho-vs-test-error.png")
+
+
+# ---- REPORT.md -------------------------------------------------------------------------
+def _cell(x):
+    """A markdown table cell: numbers short, pipes escaped, no newlines."""
+    if isinstance(x, bool) or x is None:
+        s = {True: "yes", False: "no", None: ""}[x]
+    elif isinstance(x, float):
+        s = f"{x:.4g}" if math.isfinite(x) else str(x)
+    elif isinstance(x, (list, dict)):
+        s = json.dumps(x)
+    else:
+        s = str(x)
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def write_report(run_dir, manifest, runs, figures, verdict_rows):
+    L = ["# rhonet: Poggio & Liao experiments, report", ""]
+    L.append(f"Run folder: `{os.path.abspath(run_dir)}`. Generated by `examples/paper/report.py`; "
+             "the verdicts are computed from the measured numbers by `examples/paper/verdicts.py`.")
+    L.append("")
+    L += ["## Run", ""]
+    for key in ("command", "started", "preset", "seconds", "diverged_runs"):
+        if key in manifest:
+            L.append(f"- **{key}**: `{_cell(manifest[key])}`")
+    data = manifest.get("data")
+    if isinstance(data, dict):
+        L.append("- **data**: " + ", ".join(f"{k} = {_cell(v)}" for k, v in data.items()))
+    if isinstance(manifest.get("machine"), dict):
+        L.append("- **machine**: " + ", ".join(f"{k} = {_cell(v)}" for k, v in manifest["machine"].items()))
+    for k, v in manifest.items():
+        if k not in ("command", "started", "preset", "seconds", "diverged_runs", "data", "machine", "settings"):
+            L.append(f"- **{k}**: {_cell(v)}")
+    if not manifest:
+        L.append("- manifest.json missing: settings below come from summary.json files only.")
+    L.append("")
+
+    L += ["## Settings and runs", ""]
+    rows = []
+    for r in runs:
+        s, ms = r["summary"], r["manifest_setting"]
+        g = lambda k: s.get(k, ms.get(k))  # noqa: E731
+        f = r["final"]
+        div = "no"
+        if r["diverged"]:
+            div = f"yes, at {s.get('diverged_at')}"
+        rows.append([r["setting"], r["label"][5:], g("arch"), r["bn"], r["wd"], g("lr"), g("momentum"),
+                     g("batch"), g("epochs"), g("outputs"), g("seed"), s.get("seconds"), div,
+                     f.get("train_error"), f.get("test_error"), f.get("rho"), f.get("rho_all"),
+                     f.get("rho_bn")])
+    L += _table(["setting", "init", "arch", "BN", "WD", "lr", "momentum", "batch", "epochs", "outputs",
+                 "seed", "wall s", "diverged", "train err", "test err", "rho", "rho_all", "rho_bn"], rows)
+    L.append("")
+    L.append("rho = product of the norms of the layers the output is homogeneous in (compile-time "
+             "factoring, used in figures (b) solid and in every verdict); rho_all = plain product of all "
+             "layer norms (figure (b), dashed, right axis); rho_bn = the group's BN-aware rho "
+             "(figure (b), dash-dot, right axis).")
+    L.append("")
+
+    L += ["## Predictions", ""]
+    L += _table(["#", "prediction", "measured", "threshold", "verdict"],
+                [[n, text, v.evidence, v.threshold, f"**{v.verdict}**"] for n, text, v in verdict_rows])
+    L.append("")
+    L.append("Rule when a prediction is checked on several runs or settings: any *not confirmed* "
+             "wins, else any *inconclusive*, else *confirmed*. Diverged runs make their part "
+             "inconclusive.")
+    L.append("")
+    L += ["### Thresholds (constants in verdicts.py)", ""]
+    for name in sorted(dir(verdicts)):
+        if name[:1] == "P" and name[1:2].isdigit() or name == "LATE_FRACTION":
+            L.append(f"- `{name}` = {getattr(verdicts, name)}")
+    L.append("")
+
+    L += ["## Figures", ""]
+    for path, caption in figures:
+        L += [f"### {caption}", "", f"![{caption}]({path})", ""]
+    with open(os.path.join(run_dir, "REPORT.md"), "w") as fh:
+        fh.write("\n".join(L))
+
+
+PANELS = [
+    (fig_loss_error, "(a) train/test loss and error"),
+    (fig_rho, "(b) rho against rho_eq"),
+    (fig_mean_abs_f, "(c) mean |f_n|"),
+    (fig_margins, "(d) margin profiles"),
+    (fig_collapse, "(e) neural collapse"),
+    (fig_norms, "(f) layer norms"),
+]
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    run_dir = argv[1]
+    manifest, runs = load_runs(run_dir)
+    if not runs:
+        print(f"report.py: no <setting>/init_<scale> runs under {run_dir}", file=sys.stderr)
+        return 1
+    os.makedirs(os.path.join(run_dir, FIGDIR), exist_ok=True)
+    figures = []
+    for setting in dict.fromkeys(r["setting"] for r in runs):
+        group = [r for r in runs if r["setting"] == setting and r["series"].get("iter")]
+        if not group:
+            print(f"report.py: {setting}: no observations, no figures", file=sys.stderr)
+            continue
+        for fn, caption in PANELS:
+            figures.append((fn(group, run_dir, setting), f"{setting}: {caption}"))
+    figures.append((fig_summary(runs, run_dir), "All runs: final test error vs final rho (prediction 9)"))
+    write_report(run_dir, manifest, runs, figures, verdicts.all_verdicts(runs))
+    print(f"report.py: wrote {os.path.join(run_dir, 'REPORT.md')} and {len(figures)} figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""Tests of verdicts.py (each prediction: confirmed, not confirmed, inconclusive) and an
+end-to-end run of report.py on a tiny synthetic run folder.
+
+    /usr/bin/python3 examples/paper/test_report.py      # last line: "N passed, M failed"
+    /usr/bin/python3 -m unittest examples/paper/test_report.py
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
+sys.path.insert(0, HERE)
+import verdicts as V  # noqa: E402
+
+C, N, I = V.CONFIRMED, V.NOT_CONFIRMED, V.INCONCLUSIVE
+
+
+def run(setting, bn, wd, init, diverged=False, final=None, inv=None, **series):
+    """A run dict as verdicts.py takes it; `final` defaults to the series' last values."""
+    fin = {k: v[-1] for k, v in series.items() if v}
+    fin.update(final or {})
+    return {"setting": setting, "bn": bn, "wd": wd, "init": init, "diverged": diverged,
+            "final": fin, "series": series, "scale_invariant_layers": inv or []}
+
+
+def bnwd(init, **kw):
+    return run("fc-bn-wd", True, 0.01, init, **kw)
+
+
+def plain(init, **kw):
+    return run("plain", False, 0.0, init, **kw)
+
+
+def bnnowd(init, **kw):
+    return run("conv-bn-nowd", True, 0.0, init, **kw)
+
+
+def wdnobn(init, **kw):
+    return run("fc4-nobn-wd", False, 0.01, init, **kw)
+
+
+class TestP1(unittest.TestCase):
+    def test_confirmed(self):
+        rs = [bnwd(i, final={"rho": r, "test_error": e})
+              for i, r, e in ((0.1, 0.55, 0.10), (1, 0.6, 0.11), (5, 0.7, 0.105))]
+        self.assertEqual(V.prediction_1(rs).verdict, C)
+
+    def test_not_confirmed(self):
+        rs = [bnwd(i, final={"rho": r, "test_error": 0.1}) for i, r in ((0.1, 0.5), (5, 2.0))]
+        self.assertEqual(V.prediction_1(rs).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_1([]).verdict, I)
+        rs = [bnwd(0.1, final={"rho": 0.5, "test_error": 0.1}),
+              bnwd(5, diverged=True, final={"rho": float("nan"), "test_error": 0.5})]
+        v = V.prediction_1(rs)
+        self.assertEqual(v.verdict, I)
+        self.assertIn("diverged", v.evidence)
+
+
+class TestP2(unittest.TestCase):
+    def test_confirmed(self):
+        rs = [plain(i, final={"rho": r, "test_error": e}) for i, r, e in ((0.1, 2, 0.1), (5, 600, 0.2))]
+        self.assertEqual(V.prediction_2(rs).verdict, C)
+
+    def test_not_confirmed(self):
+        rs = [plain(i, final={"rho": r, "test_error": e}) for i, r, e in ((0.1, 2, 0.2), (5, 600, 0.1))]
+        self.assertEqual(V.prediction_2(rs).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_2([bnwd(0.1, final={"rho": 1})]).verdict, I)
+        self.assertEqual(V.prediction_2([plain(0.1, final={"rho": 1, "test_error": 0.1})]).verdict, I)
+
+
+class TestP3(unittest.TestCase):
+    def test_confirmed(self):
+        r = bnwd(0.1, rho=[0.01, 0.5, 0.6, 0.55, 0.55], rho_eq=[-3, 0.4, 0.58, 0.56, 0.55],
+                 sum_yf=[-0.1, 1, 2, 3, 3])
+        self.assertEqual(V.prediction_3([r]).verdict, C)
+
+    def test_not_confirmed(self):
+        far = bnwd(0.1, rho=[0.01, 0.5, 0.6, 0.55], rho_eq=[1, 1, 1, 1], sum_yf=[0, 1, 2, 3])
+        self.assertEqual(V.prediction_3([far]).verdict, N)
+        neg = bnwd(0.1, rho=[0.01, 0.5, 0.6, 0.55], rho_eq=[1, 0.5, 0.6, 0.55], sum_yf=[0, -1, 2, 3])
+        self.assertEqual(V.prediction_3([neg]).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_3([plain(1, rho=[1, 2], rho_eq=[1, 2], sum_yf=[1, 1])]).verdict, I)
+        r = bnwd(0.1, diverged=True, rho=[1, 2], rho_eq=[1, 2], sum_yf=[1, 1])
+        self.assertEqual(V.prediction_3([r]).verdict, I)
+
+
+class TestP4(unittest.TestCase):
+    def test_confirmed(self):
+        r = bnwd(1, margin_cv=[5, 3, 1, 0.3], margin_mean=[0.01, 0.1, 0.5, 1], rho_margin_mean=[0, 0.2, 0.9, 1.1])
+        self.assertEqual(V.prediction_4([r]).verdict, C)
+
+    def test_not_confirmed(self):
+        wider = bnwd(1, margin_cv=[5, 0.3, 1, 2], margin_mean=[1, 1, 1, 1], rho_margin_mean=[1, 1, 1, 1])
+        self.assertEqual(V.prediction_4([wider]).verdict, N)
+        off = bnwd(1, margin_cv=[5, 3, 1, 0.3], margin_mean=[1, 1, 1, 1], rho_margin_mean=[1, 1, 1, 5])
+        self.assertEqual(V.prediction_4([off]).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_4([plain(1)]).verdict, I)  # no WD run at all
+        short = bnwd(1, margin_cv=[5, 3], margin_mean=[1, 1], rho_margin_mean=[1, 1])
+        self.assertEqual(V.prediction_4([short]).verdict, I)
+
+
+class TestP5(unittest.TestCase):
+    def test_confirmed(self):
+        r = bnwd(0.1, rho=[0.001, 0.3, 0.6, 0.58, 0.56, 0.55, 0.55, 0.55])
+        self.assertEqual(V.prediction_5([r]).verdict, C)
+
+    def test_not_confirmed(self):
+        rising = bnwd(0.1, rho=[0.001, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+        self.assertEqual(V.prediction_5([rising]).verdict, N)
+        no_relax = bnwd(0.1, rho=[0.001, 0.3, 0.6, 0.6, 0.6, 0.6, 0.6, 0.599])
+        self.assertEqual(V.prediction_5([no_relax]).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_5([bnwd(5, rho=[1, 2, 1, 1, 1])]).verdict, I)  # no small init
+        self.assertEqual(V.prediction_5([bnwd(0.1, rho=[0.1, 0.5])]).verdict, I)
+
+
+class TestP6(unittest.TestCase):
+    def _nowd(self, drop=False):
+        n = [1.0, 1.1, 1.2, 1.2]
+        if drop:
+            n = [1.0, 1.1, 1.05, 1.2]
+        return [bnnowd(0.1, inv=[1], norm_1=n, norm_2=[0.1] * 4, final={"rho": 0.1}),
+                bnnowd(5, inv=[1], norm_1=[5, 5.1, 5.2, 5.3], norm_2=[5] * 4, final={"rho": 5.0})]
+
+    def _wd(self):
+        return [bnwd(0.1, final={"rho": 0.5}), bnwd(5, final={"rho": 0.6})]
+
+    def test_confirmed(self):
+        self.assertEqual(V.prediction_6(self._nowd() + self._wd()).verdict, C)
+
+    def test_not_confirmed(self):
+        self.assertEqual(V.prediction_6(self._nowd(drop=True) + self._wd()).verdict, N)
+        # less init dependence than with WD
+        wd = [bnwd(0.1, final={"rho": 0.01}), bnwd(5, final={"rho": 100.0})]
+        self.assertEqual(V.prediction_6(self._nowd() + wd).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_6(self._wd()).verdict, I)
+        self.assertEqual(V.prediction_6(self._nowd()).verdict, I)  # nothing to compare with
+
+
+class TestP7(unittest.TestCase):
+    def test_confirmed(self):
+        self.assertEqual(V.prediction_7([wdnobn(1, norm_ratio=[1, 3, 1.2])]).verdict, C)
+
+    def test_not_confirmed(self):
+        self.assertEqual(V.prediction_7([wdnobn(1, norm_ratio=[1, 3, 2.5])]).verdict, N)
+
+    def test_inconclusive(self):
+        v = V.prediction_7([bnwd(1, norm_ratio=[1, 1]), plain(1, norm_ratio=[1, 1])])
+        self.assertEqual(v.verdict, I)
+        self.assertIn("default settings have none", v.evidence)
+
+
+class TestP8(unittest.TestCase):
+    def test_confirmed(self):
+        rs = [bnwd(1, nc1=[1, 5, 0.1, 0.01], nc3=[1, 0.5, 0.1, 0.05], nc4=[0.3, 0.1, 0.02, 0.01]),
+              bnnowd(1, nc1=[1, 5, 2, 1], nc3=[1, 1, 1, 1], nc4=[0.3, 0.2, 0.1, 0.1])]
+        self.assertEqual(V.prediction_8(rs).verdict, C)
+
+    def test_not_confirmed(self):
+        weak = [bnwd(1, nc1=[1, 5, 2, 1], nc3=[1] * 4, nc4=[0.3, 0.2, 0.1, 0.01]),
+                bnnowd(1, nc1=[1, 5, 2, 1], nc3=[1] * 4, nc4=[0.3] * 4)]
+        self.assertEqual(V.prediction_8(weak).verdict, N)
+        stronger_without = [bnwd(1, nc1=[1, 5, 0.1, 0.01], nc3=[0] * 4, nc4=[0.0] * 4),
+                            bnnowd(1, nc1=[1, 50, 0.1, 0.001], nc3=[0] * 4, nc4=[0.0] * 4)]
+        self.assertEqual(V.prediction_8(stronger_without).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_8([plain(1, nc1=[1, 0.1], nc4=[0, 0])]).verdict, I)
+        only_wd = [bnwd(1, nc1=[1, 5, 0.1, 0.01], nc3=[0] * 4, nc4=[0.0] * 4)]
+        self.assertEqual(V.prediction_8(only_wd).verdict, I)
+
+
+class TestP9(unittest.TestCase):
+    def _runs(self, pairs, train_error=0.0):
+        return [plain(i, final={"rho": r, "test_error": e, "train_error": train_error})
+                for i, (r, e) in enumerate(pairs)]
+
+    def test_confirmed(self):
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2), (100, 0.15), (1000, 0.3)])).verdict, C)
+
+    def test_not_confirmed(self):
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.3), (10, 0.2), (100, 0.1)])).verdict, N)
+
+    def test_inconclusive(self):
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2)])).verdict, I)
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2), (100, 0.3)], 0.01)).verdict, I)
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.1), (100, 0.1)])).verdict, I)
+
+    def test_spearman_ties(self):
+        self.assertAlmostEqual(V.spearman([1, 2, 3], [1, 2, 3]), 1.0)
+        self.assertAlmostEqual(V.spearman([1, 2, 2, 3], [4, 3, 3, 1]), -1.0)
+
+
+# ---- end to end --------------------------------------------------------------------------
+COLUMNS = ["epoch", "iter", "lr", "train_loss", "test_loss", "train_error", "test_error", "rho",
+           "rho_all", "rho_bn", "rho_eq", "rho_eq0", "sum_yf", "sum_f2", "mean_abs_f", "margin_min",
+           "margin_mean", "margin_std", "margin_cv", "rho_margin_mean", "norm_ratio", "nc1", "nc2",
+           "nc3", "nc4", "residual", "seconds", "norm_1", "norm_2", "norm_3", "norm_4"]
+
+
+def write_synthetic_run(root, setting, bn, wd, init, rows=6):
+    d = os.path.join(root, setting, f"init_{init}")
+    os.makedirs(d)
+    obs, margins = [], []
+    for i in range(rows):
+        it = 0 if i == 0 else 10 ** i
+        t = i / (rows - 1)
+        rho = init * (1 + t) if not bn else 0.5 + 0.1 * t
+        mm = 0.1 + t
+        row = {"epoch": it / 100.0, "iter": it, "lr": 0.1, "train_loss": 1 - 0.9 * t,
+               "test_loss": 1 - 0.8 * t, "train_error": 0.5 * (1 - t), "test_error": 0.5 - 0.3 * t + init / 100,
+               "rho": rho, "rho_all": rho * init ** 3, "rho_bn": rho * 2, "rho_eq": rho * 1.05,
+               "rho_eq0": rho * 1.1, "sum_yf": -1 if i == 0 else 10 * t, "sum_f2": 5 * t + 0.01,
+               "mean_abs_f": 0.01 + t, "margin_min": -0.5 + t, "margin_mean": mm, "margin_std": 0.5,
+               "margin_cv": 0.5 / mm, "rho_margin_mean": rho * mm, "norm_ratio": 1 + 0.1 * t,
+               "nc1": 10 ** (1 - 3 * t), "nc2": 0.1, "nc3": 1 - t, "nc4": 0.2 * (1 - t),
+               "residual": 0.1, "seconds": i * 0.5}
+        for k in range(1, 5):
+            row[f"norm_{k}"] = init * (1 + 0.05 * k * t)
+        obs.append([row[c] for c in COLUMNS])
+        margins.append([row["epoch"], it] + [row["margin_min"] + q / 50.0 for q in range(101)])
+    with open(os.path.join(d, "observations.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        w.writerows(obs)
+    with open(os.path.join(d, "margins.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["epoch", "iter"] + [f"q{q:03d}" for q in range(101)])
+        w.writerows(margins)
+    summary = {"setting": setting, "arch": "fc4", "bn": bn, "wd": wd, "init": init, "lr": 0.1,
+               "momentum": 0.9, "batch": 128, "epochs": 1, "outputs": 1, "seed": 1,
+               "diverged": False, "diverged_at": None, "seconds": 2.5,
+               "scale_invariant_layers": [1, 2, 3] if bn else [], "factoring_layers": [4] if bn else [1, 2, 3, 4],
+               "final": dict(zip(COLUMNS, obs[-1]))}
+    with open(os.path.join(d, "summary.json"), "w") as fh:
+        json.dump(summary, fh)
+
+
+class TestEndToEnd(unittest.TestCase):
+    def test_report(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = [("fc-bn-wd", True, 0.01), ("plain", False, 0.0)]
+            manifest = {"command": "paper --preset quick", "started": "2025-01-01T00:00:00Z",
+                        "preset": "quick", "data": {"name": "synthetic", "train": 10, "test": 5},
+                        "machine": {"hardware_threads": 1},
+                        "settings": [{"name": n, "arch": "fc4", "bn": b, "wd": w, "lr": 0.1,
+                                      "momentum": 0.9, "epochs": 1, "batch": 128, "inits": ["0.1", "5"]}
+                                     for n, b, w in settings],
+                        "seconds": 10.0, "diverged_runs": 0}
+            with open(os.path.join(tmp, "manifest.json"), "w") as fh:
+                json.dump(manifest, fh)
+            for n, b, w in settings:
+                for init in ("0.1", "5"):
+                    write_synthetic_run(tmp, n, b, w, float(init) if init != "5" else 5)
+            p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), tmp],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(os.path.join(tmp, "REPORT.md")) as fh:
+                text = fh.read()
+            # the 9-row predictions table, each row with a verdict
+            rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln.split("|")[1].strip().isdigit()]
+            self.assertEqual([int(ln.split("|")[1]) for ln in rows], list(range(1, 10)))
+            for ln in rows:
+                self.assertRegex(ln, r"\*\*(confirmed|not confirmed|inconclusive)\*\* \|$")
+            self.assertIn("default settings have none", text)  # P7 without a WD-no-BN run
+            figs = os.path.join(tmp, "figures")
+            names = sorted(os.listdir(figs))
+            self.assertEqual(len(names), 2 * 6 + 1, names)
+            for name in names:
+                with open(os.path.join(figs, name), "rb") as fh:
+                    head = fh.read(8)
+                self.assertEqual(head, b"\x89PNG\r\n\x1a\n", name)
+                self.assertGreater(os.path.getsize(os.path.join(figs, name)), 1000, name)
+                self.assertIn(f"(figures/{name})", text)
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=1).run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,474 @@
+#!/usr/bin/python3
+"""Verdicts on the 9 predictions of docs/paper.md, computed from measured numbers.
+
+Pure functions, no I/O, no numpy: each ``prediction_k(runs)`` takes a list of *run dicts*
+and returns a ``Verdict(verdict, evidence, threshold)``. A run dict is small:
+
+    {"setting": "fc-bn-wd",          # folder name of the setting
+     "bn": True, "wd": 0.01,         # batch norm on?  weight decay (0 = none)
+     "init": 0.1,                    # init Frobenius norm of every layer
+     "diverged": False,
+     "final": {"rho": .., "test_error": .., ...},   # last observation (summary.json "final")
+     "series": {"rho": [..], "rho_eq": [..], "norm_1": [..], ...},  # observations.csv columns
+     "scale_invariant_layers": [1, 2, 3]}           # 1-based, into norm_1..norm_K
+
+Only the keys a prediction needs must be present. Every threshold is a named constant below;
+report.py prints them. Combination rule when a prediction is checked on several runs or
+settings: any "not confirmed" wins, else any "inconclusive", else "confirmed" (a failure on
+the runs that could be judged is evidence against, whatever happened to the others).
+"""
+
+import math
+from collections import namedtuple
+
+CONFIRMED = "confirmed"
+NOT_CONFIRMED = "not confirmed"
+INCONCLUSIVE = "inconclusive"
+
+Verdict = namedtuple("Verdict", "verdict evidence threshold")
+
+# ---- thresholds ------------------------------------------------------------------------
+P1_MAX_RHO_SPREAD = 1.5          # max/min of final rho across inits (BN + WD)
+P1_MAX_TEST_ERROR_SPREAD = 0.02  # max - min of final test error across inits
+P3_MAX_REL_DEVIATION = 0.2       # median |rho - rho_eq| / rho_eq over the last quarter
+LATE_FRACTION = 0.25             # "late training" = the last quarter of the observations
+P4_RHO_MARGIN_RANGE = (0.5, 2.0) # rho * mean(y f) at the end must fall in this range
+P5_SMALL_INIT_MAX = 0.1          # "small init": init Frobenius norm <= this
+P5_MIN_RELAXATION = 0.05         # final rho at least 5 % below the peak
+P5_MAX_PLATEAU_VARIATION = 0.10  # (max - min) / mean of rho over the last quarter
+P6_MAX_REL_DECREASE = 1e-6       # allowed relative drop of a BN-invariant layer's norm per step
+P7_MAX_FINAL_NORM_RATIO = 1.5    # max_k rho_k / min_k rho_k at the end (WD, no BN)
+P8_MIN_NC1_FALL = 10.0           # max(nc1) / nc1(end) in every WD run
+P8_MAX_FINAL_NC4 = 0.05          # nearest-class-mean disagreement at the end
+P9_MIN_RUNS = 3                  # interpolating runs needed for a rank correlation
+P9_INTERPOLATION_TRAIN_ERROR = 0.0  # "interpolates" = final train_error <= this
+
+PREDICTIONS = {
+    1: "BN + WD: final rho and test error nearly independent of the init scale.",
+    2: "No BN, no WD: final rho grows with the init scale; large init gives worse test error.",
+    3: "BN + WD: rho tracks rho_eq late in training; sum y_n f_n > 0 once training starts.",
+    4: "Margins concentrate: CV of y_n f_n falls; rho * mean(y_n f_n) -> ~1.",
+    5: "Small init, BN + WD: rho rises fast, peaks, then relaxes to a plateau.",
+    6: "BN without WD: norms of BN-preceded layers never decrease under SGD; more init dependence.",
+    7: "WD without BN: layer norms become equal (max/min ratio -> 1).",
+    8: "Neural collapse with WD: NC1 falls by orders of magnitude, NCC agrees with the net; weaker without WD.",
+    9: "Across interpolating runs, test error grows with final rho.",
+}
+
+THRESHOLDS = {
+    1: f"spread max/min of final rho <= {P1_MAX_RHO_SPREAD} and max-min of final test error "
+       f"<= {P1_MAX_TEST_ERROR_SPREAD} (per BN+WD setting, >= 2 inits, none diverged)",
+    2: "final rho strictly increasing with init, and test error at the largest init >= at the "
+       "smallest (per no-BN no-WD setting, >= 2 inits, none diverged)",
+    3: f"median over the last {LATE_FRACTION:.0%} of observations of |rho - rho_eq| / rho_eq "
+       f"<= {P3_MAX_REL_DEVIATION}, and sum_yf > 0 at every observation after the first "
+       "(every BN+WD run)",
+    4: f"margin_cv at the end < at the first post-init observation (cv counted as infinite "
+       f"while mean margin <= 0), and rho_margin_mean at the end in "
+       f"[{P4_RHO_MARGIN_RANGE[0]}, {P4_RHO_MARGIN_RANGE[1]}] (every WD run)",
+    5: f"init <= {P5_SMALL_INIT_MAX}, BN+WD: peak of rho above its initial value and before the "
+       f"last {LATE_FRACTION:.0%}; final rho <= (1 - {P5_MIN_RELAXATION}) * peak; "
+       f"(max - min) / mean over the last {LATE_FRACTION:.0%} <= {P5_MAX_PLATEAU_VARIATION}",
+    6: f"every scale-invariant layer's norm drops by <= {P6_MAX_REL_DECREASE:g} (relative) "
+       "between consecutive observations (BN, no WD), and spread max/min of final rho across "
+       "inits larger than the BN+WD setting's",
+    7: f"final norm_ratio <= {P7_MAX_FINAL_NORM_RATIO} in every WD run without BN",
+    8: f"max(nc1) / nc1(end) >= {P8_MIN_NC1_FALL} and nc4(end) <= {P8_MAX_FINAL_NC4} in every "
+       "WD run; median nc1 fall of no-WD runs < median of WD runs",
+    9: f"Spearman correlation of final rho and final test error > 0 over the runs with final "
+       f"train_error <= {P9_INTERPOLATION_TRAIN_ERROR} (>= {P9_MIN_RUNS} runs, diverged excluded)",
+}
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _finite(x):
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _fmt(x):
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return str(x)
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _label(run):
+    return f"{run.get('setting', '?')}@{_fmt(run.get('init'))}"
+
+
+def _final(run, key):
+    """Last measured value of a column: summary's final row, else the series' last entry."""
+    v = (run.get("final") or {}).get(key)
+    if v is None:
+        s = (run.get("series") or {}).get(key) or []
+        v = s[-1] if s else None
+    return float(v) if v is not None else None
+
+
+def _series(run, key):
+    return [float(v) for v in (run.get("series") or {}).get(key) or []]
+
+
+def _late(xs):
+    """The last LATE_FRACTION of a series (at least one element)."""
+    k = max(1, int(math.ceil(len(xs) * LATE_FRACTION)))
+    return xs[-k:]
+
+
+def _median(xs):
+    ys = sorted(xs)
+    n = len(ys)
+    if n == 0:
+        return float("nan")
+    return ys[n // 2] if n % 2 else 0.5 * (ys[n // 2 - 1] + ys[n // 2])
+
+
+def _has_bn(run):
+    return bool(run.get("bn"))
+
+
+def _has_wd(run):
+    wd = run.get("wd")
+    return _finite(wd) and wd > 0
+
+
+def _select(runs, bn=None, wd=None):
+    out = []
+    for r in runs:
+        if bn is not None and _has_bn(r) != bn:
+            continue
+        if wd is not None and _has_wd(r) != wd:
+            continue
+        out.append(r)
+    return out
+
+
+def _by_setting(runs):
+    groups = {}
+    for r in runs:
+        groups.setdefault(r.get("setting", "?"), []).append(r)
+    return {k: sorted(v, key=lambda r: r.get("init", 0.0)) for k, v in sorted(groups.items())}
+
+
+def _combine(parts, threshold, empty_reason):
+    """Merge per-run/per-setting (verdict, evidence) pairs into one Verdict."""
+    if not parts:
+        return Verdict(INCONCLUSIVE, empty_reason, threshold)
+    verdicts = [v for v, _ in parts]
+    if NOT_CONFIRMED in verdicts:
+        v = NOT_CONFIRMED
+    elif INCONCLUSIVE in verdicts:
+        v = INCONCLUSIVE
+    else:
+        v = CONFIRMED
+    return Verdict(v, "; ".join(e for _, e in parts), threshold)
+
+
+def _spread(values):
+    """max/min of positive values; inf when any is <= 0 (a sign flip is no 'near equality')."""
+    if not values or any(not _finite(v) for v in values):
+        return float("nan")
+    lo, hi = min(values), max(values)
+    return hi / lo if lo > 0 else float("inf")
+
+
+def _diverged(group):
+    return [_label(r) for r in group if r.get("diverged")]
+
+
+def _setting_spread(group):
+    """(spread of final rho, text) for a setting, or (None, reason) if it cannot be judged."""
+    if len(group) < 2:
+        return None, "only one init" if group else "no runs"
+    bad = _diverged(group)
+    if bad:
+        return None, f"diverged: {', '.join(bad)}"
+    rhos = [_final(r, "rho") for r in group]
+    s = _spread(rhos)
+    if not math.isfinite(s) and s != float("inf"):
+        return None, "final rho missing or not finite"
+    return s, "final rho " + ", ".join(f"{_fmt(r['init'])}: {_fmt(v)}" for r, v in zip(group, rhos))
+
+
+def spearman(xs, ys):
+    """Spearman rank correlation with average ranks for ties; nan if either side is constant."""
+    def ranks(v):
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = 0.5 * (i + j) + 1
+            i = j + 1
+        return r
+
+    rx, ry = ranks(xs), ranks(ys)
+    n = len(xs)
+    mx, my = sum(rx) / n, sum(ry) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return float("nan")
+    return sxy / math.sqrt(sxx * syy)
+
+
+# ---- the predictions -------------------------------------------------------------------
+def prediction_1(runs):
+    parts = []
+    for name, group in _by_setting(_select(runs, bn=True, wd=True)).items():
+        s, text = _setting_spread(group)
+        if s is None:
+            parts.append((INCONCLUSIVE, f"{name}: {text}"))
+            continue
+        errs = [_final(r, "test_error") for r in group]
+        if any(not _finite(e) for e in errs):
+            parts.append((INCONCLUSIVE, f"{name}: final test error missing"))
+            continue
+        de = max(errs) - min(errs)
+        ok = s <= P1_MAX_RHO_SPREAD and de <= P1_MAX_TEST_ERROR_SPREAD
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{name}: {text}; rho spread {_fmt(s)}; test error "
+                      + ", ".join(_fmt(e) for e in errs) + f" (spread {_fmt(de)})"))
+    return _combine(parts, THRESHOLDS[1], "no BN+WD setting was run")
+
+
+def prediction_2(runs):
+    parts = []
+    for name, group in _by_setting(_select(runs, bn=False, wd=False)).items():
+        s, text = _setting_spread(group)
+        if s is None:
+            parts.append((INCONCLUSIVE, f"{name}: {text}"))
+            continue
+        rhos = [_final(r, "rho") for r in group]
+        errs = [_final(r, "test_error") for r in group]
+        if any(not _finite(e) for e in errs):
+            parts.append((INCONCLUSIVE, f"{name}: final test error missing"))
+            continue
+        increasing = all(b > a for a, b in zip(rhos, rhos[1:]))
+        worse = errs[-1] >= errs[0]
+        parts.append((CONFIRMED if increasing and worse else NOT_CONFIRMED,
+                      f"{name}: {text} ({'increasing' if increasing else 'not increasing'}); "
+                      f"test error init {_fmt(group[0]['init'])}: {_fmt(errs[0])}, "
+                      f"init {_fmt(group[-1]['init'])}: {_fmt(errs[-1])}"))
+    return _combine(parts, THRESHOLDS[2], "no setting without BN and without WD was run")
+
+
+def prediction_3(runs):
+    parts = []
+    for r in _select(runs, bn=True, wd=True):
+        lab = _label(r)
+        rho, eq, syf = _series(r, "rho"), _series(r, "rho_eq"), _series(r, "sum_yf")
+        if r.get("diverged"):
+            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            continue
+        if len(rho) < 2 or len(eq) != len(rho) or len(syf) != len(rho):
+            parts.append((INCONCLUSIVE, f"{lab}: fewer than 2 observations"))
+            continue
+        # rho_eq <= 0 (not average separable) counts as an infinite deviation
+        dev = [abs(a - b) / b if b > 0 else float("inf") for a, b in zip(_late(rho), _late(eq))]
+        med = _median(dev)
+        min_syf = min(syf[1:])
+        ok = med <= P3_MAX_REL_DEVIATION and min_syf > 0
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{lab}: late median |rho-rho_eq|/rho_eq {_fmt(med)}, final rho "
+                      f"{_fmt(rho[-1])} vs rho_eq {_fmt(eq[-1])}; min sum_yf after init {_fmt(min_syf)}"))
+    return _combine(parts, THRESHOLDS[3], "no BN+WD run")
+
+
+def _cv(run, i):
+    """Coefficient of variation at observation i; infinite while the mean margin is <= 0."""
+    mean = _series(run, "margin_mean")
+    cv = _series(run, "margin_cv")
+    if mean and not mean[i] > 0:
+        return float("inf")
+    return cv[i] if _finite(cv[i]) else float("inf")
+
+
+def prediction_4(runs):
+    parts = []
+    lo, hi = P4_RHO_MARGIN_RANGE
+    for r in _select(runs, wd=True):
+        lab = _label(r)
+        if r.get("diverged"):
+            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            continue
+        cv, rmm = _series(r, "margin_cv"), _series(r, "rho_margin_mean")
+        if len(cv) < 3 or not rmm:
+            parts.append((INCONCLUSIVE, f"{lab}: fewer than 3 observations"))
+            continue
+        first, last = _cv(r, 1), _cv(r, -1)
+        end = rmm[-1]
+        ok = last < first and _finite(end) and lo <= end <= hi
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{lab}: margin cv {_fmt(first)} -> {_fmt(last)}, rho*mean margin at end {_fmt(end)}"))
+    return _combine(parts, THRESHOLDS[4], "no run with WD")
+
+
+def prediction_5(runs):
+    parts = []
+    cands = [r for r in _select(runs, bn=True, wd=True)
+             if _finite(r.get("init")) and r["init"] <= P5_SMALL_INIT_MAX + 1e-12]
+    for r in cands:
+        lab = _label(r)
+        if r.get("diverged"):
+            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            continue
+        rho = _series(r, "rho")
+        if len(rho) < 4 or not all(_finite(v) for v in rho):
+            parts.append((INCONCLUSIVE, f"{lab}: fewer than 4 finite observations"))
+            continue
+        late = _late(rho)
+        ipeak = max(range(len(rho)), key=lambda i: rho[i])
+        peak, final = rho[ipeak], rho[-1]
+        rises = peak > rho[0] and ipeak < len(rho) - len(late)
+        relax = (peak - final) / peak if peak > 0 else 0.0
+        mean_late = sum(late) / len(late)
+        flat = (max(late) - min(late)) / mean_late if mean_late > 0 else float("inf")
+        ok = rises and relax >= P5_MIN_RELAXATION and flat <= P5_MAX_PLATEAU_VARIATION
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{lab}: rho {_fmt(rho[0])} -> peak {_fmt(peak)} at observation {ipeak}/"
+                      f"{len(rho) - 1} -> final {_fmt(final)} ({relax:.1%} below peak); "
+                      f"last-quarter variation {flat:.1%}"))
+    return _combine(parts, THRESHOLDS[5], f"no BN+WD run with init <= {P5_SMALL_INIT_MAX}")
+
+
+def prediction_6(runs):
+    nowd = _select(runs, bn=True, wd=False)
+    if not nowd:
+        return Verdict(INCONCLUSIVE, "no BN run without WD", THRESHOLDS[6])
+    parts = []
+    for r in nowd:
+        lab = _label(r)
+        if r.get("diverged"):
+            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            continue
+        layers = r.get("scale_invariant_layers") or []
+        if not layers:
+            parts.append((INCONCLUSIVE, f"{lab}: no scale-invariant layers listed"))
+            continue
+        worst, where = 0.0, None
+        for k in layers:
+            n = _series(r, f"norm_{k}")
+            for i, (a, b) in enumerate(zip(n, n[1:])):
+                drop = (a - b) / a if a > 0 else 0.0
+                if drop > worst:
+                    worst, where = drop, (k, i + 1)
+        ok = worst <= P6_MAX_REL_DECREASE
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{lab}: largest relative drop of layers {layers} {_fmt(worst)}"
+                      + (f" (layer {where[0]}, observation {where[1]})" if where and not ok else "")))
+
+    # init dependence: every BN-noWD setting must beat the largest BN+WD spread (conservative
+    # when several BN+WD settings were run)
+    ref = []
+    for name, g in _by_setting(_select(runs, bn=True, wd=True)).items():
+        s, _ = _setting_spread(g)
+        if s is not None:
+            ref.append((s, name))
+    for name, g in _by_setting(nowd).items():
+        s, text = _setting_spread(g)
+        if s is None:
+            parts.append((INCONCLUSIVE, f"{name} init dependence: {text}"))
+        elif not ref:
+            parts.append((INCONCLUSIVE, f"{name} rho spread {_fmt(s)}; no BN+WD setting with "
+                                        ">= 2 converged inits to compare with"))
+        else:
+            rs, rname = max(ref)
+            parts.append((CONFIRMED if s > rs else NOT_CONFIRMED,
+                          f"{name} rho spread {_fmt(s)} vs {rname} {_fmt(rs)}"))
+    return _combine(parts, THRESHOLDS[6], "no BN run without WD")
+
+
+def prediction_7(runs):
+    parts = []
+    for r in _select(runs, bn=False, wd=True):
+        lab = _label(r)
+        if r.get("diverged"):
+            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            continue
+        nr = _series(r, "norm_ratio")
+        end = nr[-1] if nr else _final(r, "norm_ratio")
+        if not _finite(end):
+            parts.append((INCONCLUSIVE, f"{lab}: no norm_ratio"))
+            continue
+        start = nr[0] if nr else None
+        peak = max(nr) if nr else None
+        parts.append((CONFIRMED if end <= P7_MAX_FINAL_NORM_RATIO else NOT_CONFIRMED,
+                      f"{lab}: norm_ratio start {_fmt(start)}, max {_fmt(peak)}, end {_fmt(end)}"))
+    return _combine(parts, THRESHOLDS[7],
+                    "no run with WD and without BN (the default settings have none; "
+                    "run a custom setting with --bn off and --wd > 0)")
+
+
+def _nc1_fall(run):
+    nc1 = [v for v in _series(run, "nc1") if _finite(v)]
+    if len(nc1) < 2:
+        return None
+    end = nc1[-1]
+    return max(nc1) / end if end > 0 else float("inf")
+
+
+def prediction_8(runs):
+    parts, falls_wd, falls_nowd = [], [], []
+    for r in _select(runs, wd=True):
+        lab = _label(r)
+        if r.get("diverged"):
+            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            continue
+        fall, nc4 = _nc1_fall(r), _final(r, "nc4")
+        if fall is None or not _finite(nc4):
+            parts.append((INCONCLUSIVE, f"{lab}: nc1/nc4 not measured"))
+            continue
+        falls_wd.append(fall)
+        ok = fall >= P8_MIN_NC1_FALL and nc4 <= P8_MAX_FINAL_NC4
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{lab}: nc1 fall {_fmt(fall)}x, nc3 end {_fmt(_final(r, 'nc3'))}, nc4 end {_fmt(nc4)}"))
+    if not parts:
+        return Verdict(INCONCLUSIVE, "no run with WD", THRESHOLDS[8])
+    for r in _select(runs, wd=False):
+        fall = None if r.get("diverged") else _nc1_fall(r)
+        if fall is not None:
+            falls_nowd.append(fall)
+    if not falls_nowd:
+        parts.append((INCONCLUSIVE, "no converged run without WD to compare with"))
+    elif falls_wd:
+        mw, mn = _median(falls_wd), _median(falls_nowd)
+        parts.append((CONFIRMED if mn < mw else NOT_CONFIRMED,
+                      f"median nc1 fall without WD {_fmt(mn)}x vs with WD {_fmt(mw)}x"))
+    return _combine(parts, THRESHOLDS[8], "no run with WD")
+
+
+def prediction_9(runs):
+    pts = []
+    for r in runs:
+        if r.get("diverged"):
+            continue
+        tr, te, rho = _final(r, "train_error"), _final(r, "test_error"), _final(r, "rho")
+        if _finite(tr) and tr <= P9_INTERPOLATION_TRAIN_ERROR and _finite(te) and _finite(rho):
+            pts.append((rho, te, _label(r)))
+    listing = ", ".join(f"{lab}: rho {_fmt(a)} err {_fmt(b)}" for a, b, lab in pts)
+    if len(pts) < P9_MIN_RUNS:
+        return Verdict(INCONCLUSIVE, f"{len(pts)} interpolating run(s), need {P9_MIN_RUNS}"
+                       + (f" ({listing})" if pts else ""), THRESHOLDS[9])
+    rs = spearman([p[0] for p in pts], [p[1] for p in pts])
+    if not math.isfinite(rs):
+        return Verdict(INCONCLUSIVE, f"Spearman undefined (constant rho or test error); {listing}",
+                       THRESHOLDS[9])
+    return Verdict(CONFIRMED if rs > 0 else NOT_CONFIRMED,
+                   f"Spearman {rs:.3f} over {len(pts)} runs ({listing})", THRESHOLDS[9])
+
+
+ALL = [prediction_1, prediction_2, prediction_3, prediction_4, prediction_5,
+       prediction_6, prediction_7, prediction_8, prediction_9]
+
+
+def all_verdicts(runs):
+    """[(number, prediction text, Verdict)] for the 9 predictions."""
+    return [(i + 1, PREDICTIONS[i + 1], f(runs)) for i, f in enumerate(ALL)]

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# End-to-end: the `paper` program at a tiny size (a few epochs on a small subset) writes the
+# CSV with the documented columns, the figures and a report whose table has 9 computed
+# verdicts. Usage: paper_tiny.sh PAPER_BINARY WORK_DIR. Exit 77 (skipped) without the data.
+set -euo pipefail
+paper=$1
+work=$2
+data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+[ -e "$data_dir/t10k-images-idx3-ubyte.gz" ] || [ -e "$data_dir/t10k-images-idx3-ubyte" ] || {
+  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
+rm -rf "$work"
+"$paper" --experiment fc-bn-wd,conv-bn-nowd,plain --init 0.1,5 --epochs 2 --limit-train 256 \
+  --limit-test 128 --batch 64 --threads 1 --quiet --out "$work"
+
+fail() { echo "FAIL: $*"; exit 1; }
+for s in fc-bn-wd conv-bn-nowd plain; do
+  for i in 0.1 5; do
+    d="$work/$s/init_$i"
+    [ -s "$d/summary.json" ] || fail "$d/summary.json missing"
+    head -1 "$d/observations.csv" | grep -q '^epoch,iter,lr,train_loss,train_error,test_loss,test_error,rho,rho_all,rho_bn,rho_eq,rho_eq0,sum_yf,sum_f2,mean_abs_f,margin_min,margin_mean,margin_std,margin_cv,rho_margin_mean,norm_ratio,nc1,nc2,nc3,nc4,residual,seconds,norm_1' \
+      || fail "$d/observations.csv header: $(head -1 "$d/observations.csv")"
+    [ "$(wc -l < "$d/observations.csv")" -ge 4 ] || fail "$d/observations.csv has too few rows"
+    head -1 "$d/margins.csv" | grep -q '^epoch,iter,q000,' || fail "$d/margins.csv header"
+  done
+done
+[ -s "$work/REPORT.md" ] || fail "REPORT.md missing"
+rows=$(grep -cE '^\| *P?[1-9] *\|' "$work/REPORT.md" || true)
+[ "$rows" -ge 9 ] || fail "REPORT.md: expected 9 prediction rows, found $rows"
+verdicts=$(grep -cE '^\| *P?[1-9] *\|.*(confirmed|not confirmed|inconclusive)' "$work/REPORT.md" || true)
+[ "$verdicts" -ge 9 ] || fail "REPORT.md: expected 9 verdicts, found $verdicts"
+n=$(find "$work/figures" -name '*.png' -size +1k | wc -l)
+[ "$n" -ge 3 ] || fail "expected figures in $work/figures, found $n"
+echo "paper tiny run: 6 runs, $n figures, 9 verdicts"
