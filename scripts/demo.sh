@@ -10,6 +10,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRHONET_BUILD_TESTS=OFF -DRHONET_BUILD_EXAMPLES=ON >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRHONET_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target paper
 "$build/examples/paper" --out out/paper --fallback-lr-factor 0.1 "$@"

@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
     if (!no_report) {
       const std::string script = RHONET_PAPER_REPORT_SCRIPT;
       const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+      std::fflush(stdout);
       const std::string call = python + " '" + script + "' '" + out_dir.string() + "'";
       if (std::system(call.c_str()) != 0) {
         std::fprintf(stderr, "paper: the report step failed (%s)\n", call.c_str());

@@ -42,6 +42,17 @@ template <class S>
 concept layer_spec =
     has_layer_spec_tag<S> && declares_input_degree<S> && declares_weights<S> && has_name<S>;
 
+// What parameter-free layers of degree 1 in their input (relu, flatten, pooling) share, both
+// as specs and as bound layers.
+struct parameter_free_layer {
+  static constexpr int input_degree = 1;
+  static constexpr bool has_weights = false;
+  static constexpr int weight_degree = 0;
+  void resize(std::size_t) {}
+  template <class F> void for_each_param(F&&) {}
+  template <class F> void for_each_buffer(F&&) {}
+};
+
 template <class I>
 concept input_spec = std::same_as<typename I::spec_tag, input_spec_tag>;
 

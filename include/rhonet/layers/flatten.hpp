@@ -13,32 +13,23 @@
 namespace rhonet {
 
 template <class T, std::size_t Position, class In>
-class flatten_layer {
+class flatten_layer : public parameter_free_layer {
  public:
   using value_type = T;
   using in_shape = In;
   using out_shape = shape<In::size>;
   static constexpr std::size_t position = Position;
-  static constexpr int input_degree = 1;
-  static constexpr bool has_weights = false;
-  static constexpr int weight_degree = 0;
 
-  void resize(std::size_t) {}
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     std::copy(x.data(), x.data() + x.size(), y.data());
   }
   void backward(const matrix<T>&, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
     if (dx) std::copy(dy.data(), dy.data() + dy.size(), dx->data());
   }
-  template <class F> void for_each_param(F&&) {}
-  template <class F> void for_each_buffer(F&&) {}
 };
 
-struct flatten {
+struct flatten : parameter_free_layer {
   using spec_tag = layer_spec_tag;
-  static constexpr int input_degree = 1;
-  static constexpr bool has_weights = false;
-  static constexpr int weight_degree = 0;
   static std::string name() { return "flatten"; }
   template <class T, std::size_t Position, class In>
   using bind = flatten_layer<T, Position, In>;

@@ -13,7 +13,7 @@
 namespace rhonet {
 
 template <class T, std::size_t Position, class In>
-class global_avg_pool_layer {
+class global_avg_pool_layer : public parameter_free_layer {
   static_assert(check::pool_needs_image_input<Position, In::rank>::value);
   static constexpr std::size_t channels = In::dims[0];
   static constexpr std::size_t spatial = In::size / channels;
@@ -23,11 +23,6 @@ class global_avg_pool_layer {
   using in_shape = In;
   using out_shape = shape<channels>;
   static constexpr std::size_t position = Position;
-  static constexpr int input_degree = 1;
-  static constexpr bool has_weights = false;
-  static constexpr int weight_degree = 0;
-
-  void resize(std::size_t) {}
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const std::size_t batch = x.shape()[0];
@@ -48,16 +43,10 @@ class global_avg_pool_layer {
     for (std::size_t i = 0; i < batch * channels; ++i)
       for (std::size_t p = 0; p < spatial; ++p) d[i * spatial + p] = g[i] / T(spatial);
   }
-
-  template <class F> void for_each_param(F&&) {}
-  template <class F> void for_each_buffer(F&&) {}
 };
 
-struct global_avg_pool {
+struct global_avg_pool : parameter_free_layer {
   using spec_tag = layer_spec_tag;
-  static constexpr int input_degree = 1;
-  static constexpr bool has_weights = false;
-  static constexpr int weight_degree = 0;
   static std::string name() { return "global_avg_pool"; }
   template <class T, std::size_t Position, class In>
   using bind = global_avg_pool_layer<T, Position, In>;

@@ -12,17 +12,12 @@
 namespace rhonet {
 
 template <class T, std::size_t Position, class In>
-class relu_layer {
+class relu_layer : public parameter_free_layer {
  public:
   using value_type = T;
   using in_shape = In;
   using out_shape = In;
   static constexpr std::size_t position = Position;
-  static constexpr int input_degree = 1;
-  static constexpr bool has_weights = false;
-  static constexpr int weight_degree = 0;
-
-  void resize(std::size_t) {}
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const T* in = x.data();
@@ -39,16 +34,10 @@ class relu_layer {
     const std::size_t n = y.size();
     for (std::size_t i = 0; i < n; ++i) d[i] = out[i] > T(0) ? g[i] : T(0);
   }
-
-  template <class F> void for_each_param(F&&) {}
-  template <class F> void for_each_buffer(F&&) {}
 };
 
-struct relu {
+struct relu : parameter_free_layer {
   using spec_tag = layer_spec_tag;
-  static constexpr int input_degree = 1;
-  static constexpr bool has_weights = false;
-  static constexpr int weight_degree = 0;
   static std::string name() { return "relu"; }
   template <class T, std::size_t Position, class In>
   using bind = relu_layer<T, Position, In>;
