@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -79,12 +78,6 @@ paper::data load_data(const std::string& spec, int a, int b, std::size_t outputs
   append_bias(d.flat_train);
   append_bias(d.flat_test);
   return d;
-}
-
-void write_manifest(const fs::path& path, const nlohmann::json& j) {
-  const fs::path tmp = path.string() + ".tmp";
-  std::ofstream(tmp) << j.dump(2) << "\n";
-  fs::rename(tmp, path);
 }
 
 }  // namespace
@@ -187,7 +180,7 @@ int main(int argc, char** argv) {
       manifest["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd},
                                       {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
                                       {"batch", s.batch}, {"inits", s.init_labels}});
-    write_manifest(out_dir / "manifest.json", manifest);
+    rhonet::write_file_atomically(out_dir / "manifest.json", manifest.dump(2) + "\n");
 
     const paper::run_options ro{out_dir, seed, !quiet};
     const auto t0 = std::chrono::steady_clock::now();
@@ -207,7 +200,7 @@ int main(int argc, char** argv) {
       }
     manifest["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     manifest["diverged_runs"] = diverged;
-    write_manifest(out_dir / "manifest.json", manifest);
+    rhonet::write_file_atomically(out_dir / "manifest.json", manifest.dump(2) + "\n");
 
     if (!no_report) {
       const std::string script = RHONET_PAPER_REPORT_SCRIPT;

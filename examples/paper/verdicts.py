@@ -219,18 +219,26 @@ def spearman(xs, ys):
     return sxy / math.sqrt(sxx * syy)
 
 
+def _rho_spread_and_test_errors(name, group):
+    """((rho spread, its text, final test errors), None), or (None, an inconclusive part)."""
+    s, text = _setting_spread(group)
+    if s is None:
+        return None, (INCONCLUSIVE, f"{name}: {text}")
+    errs = [_final(r, "test_error") for r in group]
+    if any(not _finite(e) for e in errs):
+        return None, (INCONCLUSIVE, f"{name}: final test error missing")
+    return (s, text, errs), None
+
+
 # ---- the predictions -------------------------------------------------------------------
 def prediction_1(runs):
     parts = []
     for name, group in _by_setting(_select(runs, bn=True, wd=True)).items():
-        s, text = _setting_spread(group)
-        if s is None:
-            parts.append((INCONCLUSIVE, f"{name}: {text}"))
+        got, missing = _rho_spread_and_test_errors(name, group)
+        if missing:
+            parts.append(missing)
             continue
-        errs = [_final(r, "test_error") for r in group]
-        if any(not _finite(e) for e in errs):
-            parts.append((INCONCLUSIVE, f"{name}: final test error missing"))
-            continue
+        s, text, errs = got
         de = max(errs) - min(errs)
         ok = s <= P1_MAX_RHO_SPREAD and de <= P1_MAX_TEST_ERROR_SPREAD
         parts.append((CONFIRMED if ok else NOT_CONFIRMED,
@@ -242,15 +250,12 @@ def prediction_1(runs):
 def prediction_2(runs):
     parts = []
     for name, group in _by_setting(_select(runs, bn=False, wd=False)).items():
-        s, text = _setting_spread(group)
-        if s is None:
-            parts.append((INCONCLUSIVE, f"{name}: {text}"))
+        got, missing = _rho_spread_and_test_errors(name, group)
+        if missing:
+            parts.append(missing)
             continue
+        _, text, errs = got
         rhos = [_final(r, "rho") for r in group]
-        errs = [_final(r, "test_error") for r in group]
-        if any(not _finite(e) for e in errs):
-            parts.append((INCONCLUSIVE, f"{name}: final test error missing"))
-            continue
         increasing = all(b > a for a, b in zip(rhos, rhos[1:]))
         worse = errs[-1] >= errs[0]
         parts.append((CONFIRMED if increasing and worse else NOT_CONFIRMED,

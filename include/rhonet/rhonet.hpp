@@ -28,4 +28,5 @@
 #include <rhonet/data/batcher.hpp>
 #include <rhonet/observe.hpp>
 #include <rhonet/train.hpp>
+#include <rhonet/io/durable_file.hpp>
 #include <rhonet/io/checkpoint.hpp>

@@ -20,6 +20,7 @@
 
 #include <rhonet/data/batcher.hpp>
 #include <rhonet/data/dataset.hpp>
+#include <rhonet/io/durable_file.hpp>
 #include <rhonet/loss.hpp>
 #include <rhonet/observe.hpp>
 #include <rhonet/optim.hpp>
@@ -105,16 +106,6 @@ std::string first_non_finite(const std::vector<parameter<T>*>& ps) {
   return {};
 }
 
-inline void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << text;
-    if (!f.flush()) throw std::runtime_error("cannot write " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
-}
 }  // namespace detail
 
 template <class Net, class T = typename Net::value_type>
@@ -177,7 +168,7 @@ train_result train(Net& net, const dataset<T>& train_set, const dataset<T>& test
     s["factoring_layers"] = factoring;
     s["signature"] = Net::signature();
     if (!result.history.empty()) s["final"] = detail::to_json(result.history.back());
-    detail::write_atomically(opt.out_dir / "summary.json", s.dump(2) + "\n");
+    write_file_atomically(opt.out_dir / "summary.json", s.dump(2) + "\n");
   };
 
   record(0);

@@ -87,27 +87,6 @@ inline std::string index_str(std::size_t i) {
   return std::string(s.size() < 3 ? 3 - s.size() : 0, '0') + s;
 }
 
-inline void fsync_path(const fs::path& p, bool directory) {
-  const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "rhonet::save_checkpoint: opening " + p.string());
-  const int r = ::fsync(fd);
-  const int e = errno;
-  ::close(fd);
-  if (r != 0) throw std::system_error(e, std::generic_category(), "rhonet::save_checkpoint: fsync " + p.string());
-}
-
-inline void write_text(const fs::path& p, const std::string& text) {
-  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "rhonet::save_checkpoint: creating " + p.string());
-  npy::detail::write_all(fd, text.data(), text.size(), p.string());
-  if (::fsync(fd) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw std::system_error(e, std::generic_category(), "rhonet::save_checkpoint: fsync " + p.string());
-  }
-  if (::close(fd) != 0) throw std::system_error(errno, std::generic_category(), "rhonet::save_checkpoint: closing " + p.string());
-}
-
 // `dir` without a trailing separator, so that filename() is the folder's name.
 inline fs::path normalised(const fs::path& dir) {
   fs::path d = dir.lexically_normal();
@@ -203,8 +182,8 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
                                {"tensors", std::move(tensors)},
                                {"optimizer", std::move(optimizer)},
                                {"extra", std::move(extra)}};
-    ck::write_text(tmp / checkpoint_manifest_name, manifest.dump(2) + "\n");
-    ck::fsync_path(tmp, true);
+    write_file_synced(tmp / checkpoint_manifest_name, {manifest.dump(2) + "\n"});
+    fsync_path(tmp, true);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -224,7 +203,7 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
     fs::remove_all(tmp, ec);
     throw;
   }
-  ck::fsync_path(d.has_parent_path() ? d.parent_path() : fs::path("."), true);
+  fsync_path(d.has_parent_path() ? d.parent_path() : fs::path("."), true);
   if (replacing) fs::remove_all(old);
 }
 

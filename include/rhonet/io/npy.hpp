@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <rhonet/core/error.hpp>
+#include <rhonet/io/durable_file.hpp>
 
 namespace rhonet::npy {
 
@@ -81,20 +82,6 @@ inline std::string make_header(const char* type, const std::vector<std::size_t>&
 }
 
 namespace detail {
-
-inline void write_all(int fd, const char* p, std::size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      throw std::system_error(e, std::generic_category(), "rhonet::npy: writing " + path);
-    }
-    p += w;
-    n -= std::size_t(w);
-  }
-}
 
 // A tiny parser for the header dict: string keys, values that are strings, True/False or
 // tuples of non-negative integers.
@@ -235,16 +222,8 @@ inline std::string hex_bytes(const char* p, std::size_t n) {
 template <class T>
 void write(const std::string& path, const T* data, const std::vector<std::size_t>& shape) {
   const std::string h = make_header(descr<T>(), shape);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "rhonet::npy: creating " + path);
-  detail::write_all(fd, h.data(), h.size(), path);
-  detail::write_all(fd, reinterpret_cast<const char*>(data), element_count(shape) * sizeof(T), path);
-  if (::fsync(fd) != 0) {
-    const int e = errno;
-    ::close(fd);
-    throw std::system_error(e, std::generic_category(), "rhonet::npy: fsync " + path);
-  }
-  if (::close(fd) != 0) throw std::system_error(errno, std::generic_category(), "rhonet::npy: closing " + path);
+  write_file_synced(path, {h, std::string_view(reinterpret_cast<const char*>(data),
+                                              element_count(shape) * sizeof(T))});
 }
 
 // Reads and validates the header of an open stream (positioned at 0). data_error on

@@ -10,6 +10,7 @@
 
 #include <rhonet/core/checks.hpp>
 #include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/core/norms.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/tensor.hpp>
 
@@ -48,7 +49,7 @@ class weight_norm_layer {
   void resize(std::size_t batch) { inner_.resize(batch); }
 
   void forward(const matrix<T>& x, matrix<T>& y, mode m) {
-    v_norm_ = std::sqrt(sum_squares(v_.value));
+    v_norm_ = static_cast<T>(frobenius_norm(v_.value));
     const T k = scale_.value(0, 0) / v_norm_;
     const T* v = v_.value.data();
     T* w = inner_.weight().value.data();
@@ -84,12 +85,6 @@ class weight_norm_layer {
   const parameter<T>& weight() const { return inner_.weight(); }
 
  private:
-  static T sum_squares(const matrix<T>& m) {
-    T s = 0;
-    for (T v : m) s += v * v;
-    return s;
-  }
-
   inner_type inner_;
   parameter<T> v_, scale_;
   T v_norm_ = T(1);
