@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rhonet needs, only those that are missing. Idempotent and
 # quiet when everything is there. Uses sudo when not run as root.
+#   install-deps.sh [--bench]   --bench: also PyTorch, the baseline of bench/compare.py
 set -euo pipefail
+
+bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   g++ cmake make                 # toolchain
@@ -16,6 +25,7 @@ packages=(
   dataset-fashion-mnist          # the default real data set
   python3-matplotlib python3-numpy  # figures
 )
+if [ "$bench" -eq 1 ]; then packages+=(python3-torch); fi  # bench/compare_pytorch.py
 
 missing=()
 for p in "${packages[@]}"; do

@@ -75,3 +75,39 @@ BOOST_AUTO_TEST_CASE(the_counter_sees_allocations) {
   auto net = std::make_unique<arch::fc4<9, 4>>();
   BOOST_TEST(allocations.load() > before);
 }
+
+// An epoch alternates between the full batch and its partial last batch: once both sizes
+// have been seen, switching between them allocates nothing (network.hpp keeps two sets).
+template <class Net>
+long allocations_alternating_batches(std::size_t full, std::size_t last) {
+  auto net = std::make_unique<Net>();
+  std::mt19937_64 rng(2);
+  std::normal_distribution<float> n(0.f, 0.1f);
+  for (auto* p : net->parameters())
+    for (auto& v : p->value) v = n(rng);
+  matrix<float> xf = matrix<float>::from_shape({full, Net::input_size}), xl = matrix<float>::from_shape({last, Net::input_size});
+  for (auto& v : xf) v = n(rng);
+  for (auto& v : xl) v = n(rng);
+  matrix<float> df = matrix<float>::from_shape({full, Net::output_size}), dl = matrix<float>::from_shape({last, Net::output_size});
+  df.fill(1.f);
+  dl.fill(1.f);
+  auto step = [&](const matrix<float>& x, const matrix<float>& d) {
+    net->forward(x);
+    net->backward(d);
+  };
+  step(xf, df);
+  step(xl, dl);
+  const long before = allocations.load();
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    step(xf, df);
+    step(xf, df);
+    step(xl, dl);
+  }
+  return allocations.load() - before;
+}
+
+BOOST_AUTO_TEST_CASE(partial_last_batch_allocates_nothing_once_seen) {
+  BOOST_TEST((allocations_alternating_batches<arch::fc4_bn<65, 32>>(16, 5)) == 0);
+  BOOST_TEST((allocations_alternating_batches<arch::conv4_bn<1, 28>>(4, 3)) == 0);
+  BOOST_TEST((allocations_alternating_batches<arch::fc4_wn<65, 32>>(8, 3)) == 0);
+}

@@ -100,3 +100,96 @@ BOOST_AUTO_TEST_CASE(conv_weight_norm_pool_flatten) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// batch_norm followed by relu runs as one fused kernel inside the network (network.hpp);
+// these check it against finite differences and against the two layers run one by one.
+BOOST_AUTO_TEST_SUITE(fused_batch_norm_relu)
+
+BOOST_AUTO_TEST_CASE(gradients_every_affine_kind_and_mode) {
+  check_net<basic_network<double, input<5>, batch_norm<>, relu>>(6);
+  check_net<basic_network<double, input<5>, batch_norm<>, relu>>(6, mode::eval);
+  check_net<basic_network<double, input<2, 3, 3>, batch_norm<affine::scale>, relu>>(4);
+  check_net<basic_network<double, input<4>, batch_norm<affine::scale_shift>, relu>>(5);
+  check_net<basic_network<double, input<4>, batch_norm<affine::scale_shift>, relu>>(5, mode::eval);
+}
+
+template <affine A>
+void check_matches_unfused() {
+  using Net = basic_network<double, input<3, 4, 4>, conv2d<4, 3, 1, 1>, batch_norm<A>, relu, flatten, dense<2>>;
+  std::mt19937_64 rng(11);
+  auto net = std::make_unique<Net>();
+  rhonet::testing::randomize(*net, rng);
+  const std::size_t B = 5;
+  matrix<double> x = matrix<double>::from_shape({B, Net::input_size});
+  matrix<double> dout = matrix<double>::from_shape({B, 2});
+  rhonet::testing::fill_normal(x, rng);
+  rhonet::testing::fill_normal(dout, rng);
+  for (mode m : {mode::train, mode::eval}) {
+    const matrix<double> out = net->forward(x, m);
+    net->backward(dout, true);
+    std::vector<matrix<double>> grads;
+    for (auto* p : net->parameters()) grads.push_back(p->grad);
+    const matrix<double> dx_fused = net->input_grad();
+    // The same layers, one by one, with the relu's own kernels.
+    auto& l0 = net->template layer<0>();
+    auto& l1 = net->template layer<1>();
+    auto& l2 = net->template layer<2>();
+    auto& l3 = net->template layer<3>();
+    auto& l4 = net->template layer<4>();
+    std::vector<matrix<double>> a(6);
+    a[0] = x;
+    a[1] = matrix<double>::from_shape({B, 64});
+    a[2] = a[1], a[3] = a[1], a[4] = a[1];
+    a[5] = matrix<double>::from_shape({B, 2});
+    // (Train mode normalises with the batch statistics, eval mode with the running ones,
+    // which neither eval pass changes: both passes see the same state.)
+    l0.forward(a[0], a[1], m);
+    l1.forward(a[1], a[2], m);
+    l2.forward(a[2], a[3], m);
+    l3.forward(a[3], a[4], m);
+    l4.forward(a[4], a[5], m);
+    for (std::size_t i = 0; i < out.size(); ++i) BOOST_TEST(a[5].data()[i] == out.data()[i]);
+    std::vector<matrix<double>> d(a);
+    l4.backward(a[4], a[5], dout, &d[4]);
+    l3.backward(a[3], a[4], d[4], &d[3]);
+    l2.backward(a[2], a[3], d[3], &d[2]);
+    l1.backward(a[1], a[2], d[2], &d[1]);
+    l0.backward(a[0], a[1], d[1], &d[0]);
+    std::size_t k = 0;
+    for (auto* p : net->parameters()) {
+      for (std::size_t i = 0; i < p->grad.size(); ++i)
+        BOOST_TEST(p->grad.data()[i] == grads[k].data()[i], boost::test_tools::tolerance(1e-12));
+      ++k;
+    }
+    for (std::size_t i = 0; i < dx_fused.size(); ++i)
+      BOOST_TEST(d[0].data()[i] == dx_fused.data()[i], boost::test_tools::tolerance(1e-12));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(matches_layers_run_one_by_one) {
+  check_matches_unfused<affine::none>();
+  check_matches_unfused<affine::scale_shift>();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// conv2d's buffers only grow: a smaller batch after a larger one (the last batch of an epoch)
+// must give the same per-sample results as a fresh layer.
+BOOST_AUTO_TEST_CASE(conv_after_a_larger_batch) {
+  using Net = basic_network<double, input<2, 6, 6>, conv2d<3, 3, 2, 1>, relu, conv2d<2, 3, 1, 1>>;
+  std::mt19937_64 rng(5);
+  auto a = std::make_unique<Net>(), b = std::make_unique<Net>();
+  rhonet::testing::randomize(*a, rng);
+  auto pa = a->parameters(), pb = b->parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) pb[i]->value = pa[i]->value;
+  matrix<double> big = matrix<double>::from_shape({7, Net::input_size});
+  rhonet::testing::fill_normal(big, rng);
+  matrix<double> small = matrix<double>::from_shape({3, Net::input_size});
+  std::copy(big.data() + 2 * Net::input_size, big.data() + 5 * Net::input_size, small.data());
+  a->forward(big);
+  const matrix<double> out_a = a->forward(small);
+  const matrix<double> out_b = b->forward(small);
+  BOOST_TEST(out_a == out_b);
+  check_net<Net>(7);
+  check_net<Net>(2);
+}

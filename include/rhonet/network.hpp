@@ -2,9 +2,9 @@
 // to the static output shape of the layer before; shape errors are compile errors naming
 // the layer position (1 = first after the input) and the sizes.
 //
-// Buffers: one activation and one gradient matrix per layer boundary, allocated when the
-// batch size changes; a step at an unchanged batch size allocates nothing. forward() keeps
-// a pointer to its input until backward(): keep the input alive in between.
+// Buffers: one activation and one gradient matrix per layer boundary, for each of the last
+// two batch sizes; a step allocates nothing once both sizes of an epoch have been seen.
+// forward() keeps a pointer to its input until backward(): keep the input alive in between.
 #pragma once
 
 #include <array>
@@ -241,7 +241,13 @@ class basic_network {
     else return layer_type<I - 1>::out_shape::size;
   }
 
+  // Two sets of boundary buffers, for the last two batch sizes: an epoch alternates between
+  // the full batch and its partial last batch without allocating once both exist.
   void prepare(std::size_t batch) {
+    if (batch == batch_) return;
+    std::swap(acts_, spare_acts_);
+    std::swap(grads_, spare_grads_);
+    std::swap(batch_, spare_batch_);
     if (batch == batch_) return;
     batch_ = batch;
     prepare_all(std::make_index_sequence<layer_count + 1>{});
@@ -260,9 +266,42 @@ class basic_network {
     else return acts_[I];
   }
 
+  // Layer I and a relu right after it run as one fused kernel when layer I offers
+  // forward_relu/backward_relu (batch_norm does): one sweep over the activations instead of
+  // two each way. Both boundaries keep their values except the gradient between them.
+  template <std::size_t I>
+  static constexpr bool fuses_relu_after() {
+    if constexpr (I + 1 >= layer_count) {
+      return false;
+    } else {
+      using L = layer_type<I>;
+      using R = layer_type<I + 1>;
+      if constexpr (requires { R::is_relu; })
+        return R::is_relu && requires(L& l, const matrix<T>& x, matrix<T>& y, matrix<T>* d) {
+          l.forward_relu(x, y, y, mode::train);
+          l.backward_relu(x, x, x, d);
+        };
+      else
+        return false;
+    }
+  }
+  template <std::size_t I>
+  static constexpr bool fused_into_previous() {
+    if constexpr (I == 0) return false;
+    else return fuses_relu_after<I - 1>();
+  }
   template <std::size_t... I>
   void forward_all(std::index_sequence<I...>, mode m) {
-    (std::get<I>(layers_).forward(layer_input<I>(), acts_[I + 1], m), ...);
+    (forward_one<I>(m), ...);
+  }
+  template <std::size_t I>
+  void forward_one(mode m) {
+    if constexpr (fused_into_previous<I>())
+      return;
+    else if constexpr (fuses_relu_after<I>())
+      std::get<I>(layers_).forward_relu(layer_input<I>(), acts_[I + 1], acts_[I + 2], m);
+    else
+      std::get<I>(layers_).forward(layer_input<I>(), acts_[I + 1], m);
   }
 
   template <std::size_t... I>
@@ -272,15 +311,22 @@ class basic_network {
 
   template <std::size_t I>
   void backward_one(const matrix<T>& dout, bool input_gradient) {
-    const matrix<T>& dy = I + 1 == layer_count ? dout : grads_[I + 1];
     matrix<T>* dx = I == 0 ? (input_gradient ? &grads_[0] : nullptr) : &grads_[I];
-    std::get<I>(layers_).backward(layer_input<I>(), acts_[I + 1], dy, dx);
+    if constexpr (fused_into_previous<I>()) {
+      return;
+    } else if constexpr (fuses_relu_after<I>()) {
+      const matrix<T>& dr = I + 2 == layer_count ? dout : grads_[I + 2];
+      std::get<I>(layers_).backward_relu(acts_[I + 1], acts_[I + 2], dr, dx);
+    } else {
+      const matrix<T>& dy = I + 1 == layer_count ? dout : grads_[I + 1];
+      std::get<I>(layers_).backward(layer_input<I>(), acts_[I + 1], dy, dx);
+    }
   }
 
   layers_type layers_;
-  std::array<matrix<T>, layer_count + 1> acts_{}, grads_{};
+  std::array<matrix<T>, layer_count + 1> acts_{}, grads_{}, spare_acts_{}, spare_grads_{};
   const matrix<T>* input_ = nullptr;
-  std::size_t batch_ = 0;
+  std::size_t batch_ = 0, spare_batch_ = 0;
 };
 
 // The user-facing name: float by default; Net::rebind<double> for gradient checks.

@@ -54,84 +54,29 @@ class batch_norm_layer {
     if constexpr (has_shift) beta_ = parameter<T>(p + ".beta", param_role::bn_shift, {C}, 1, C);
   }
 
+  // xhat only grows: a smaller (last) batch reuses it without allocating.
   void resize(std::size_t batch) {
-    if (has_scale && xhat_.shape()[0] != batch) xhat_ = matrix<T>::from_shape({batch, In::size});
+    if (has_scale && xhat_.shape()[0] < batch) xhat_ = matrix<T>::from_shape({batch, In::size});
   }
 
-  void forward(const matrix<T>& x, matrix<T>& y, mode m) {
-    const std::size_t n = x.shape()[0];
-    resize(n);
-    const T* in = x.data();
-    T* xh = has_scale ? xhat_.data() : y.data();
-    if (m == mode::train) {
-      batch_moments(in, n);
-      const T unbias = n * S > 1 ? T(n * S) / T(n * S - 1) : T(1);
-      for (std::size_t c = 0; c < C; ++c) {
-        inv_std_[c] = T(1) / std::sqrt(var_[c] + eps);
-        running_mean_.value[c] = (1 - momentum) * running_mean_.value[c] + momentum * mean_[c];
-        running_var_.value[c] = (1 - momentum) * running_var_.value[c] + momentum * var_[c] * unbias;
-      }
-    } else {
-      for (std::size_t c = 0; c < C; ++c) {
-        mean_[c] = running_mean_.value[c];
-        inv_std_[c] = T(1) / std::sqrt(running_var_.value[c] + eps);
-      }
-    }
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        for (std::size_t s = 0; s < S; ++s) xh[o + s] = (in[o + s] - mean_[c]) * inv_std_[c];
-      }
-    if constexpr (has_scale) {
-      T* out = y.data();
-      for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < C; ++c) {
-          const std::size_t o = (i * C + c) * S;
-          const T g = gamma_.value(0, c), b = has_shift ? beta_.value(0, c) : T(0);
-          for (std::size_t s = 0; s < S; ++s) out[o + s] = g * xh[o + s] + b;
-        }
-    }
-    last_mode_ = m;
+  void forward(const matrix<T>& x, matrix<T>& y, mode m) { forward_impl<false>(x, y, nullptr, m); }
+
+  // BN followed by ReLU in one sweep: y is the BN output, r = max(y, 0). The network calls
+  // this for every batch_norm directly followed by relu (docs/performance.md).
+  void forward_relu(const matrix<T>& x, matrix<T>& y, matrix<T>& r, mode m) {
+    forward_impl<true>(x, y, r.data(), m);
   }
 
   // Train mode: dx = gamma inv_std / M (M dy - sum(dy) - xhat sum(dy xhat)), M = n*S.
   // Eval mode: the statistics are constants, dx = gamma inv_std dy.
   void backward(const matrix<T>&, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx) {
-    const std::size_t n = dy.shape()[0];
-    const T* xh = has_scale ? xhat_.data() : y.data();
-    const T* g = dy.data();
-    for (std::size_t c = 0; c < C; ++c) sum_dy_[c] = sum_dy_xhat_[c] = T(0);
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        T a = 0, b = 0;
-        for (std::size_t s = 0; s < S; ++s) {
-          a += g[o + s];
-          b += g[o + s] * xh[o + s];
-        }
-        sum_dy_[c] += a;
-        sum_dy_xhat_[c] += b;
-      }
-    if constexpr (has_scale)
-      for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat_[c];
-    if constexpr (has_shift)
-      for (std::size_t c = 0; c < C; ++c) beta_.grad(0, c) = sum_dy_[c];
-    if (!dx) return;
-    T* d = dx->data();
-    const T M = T(n * S);
-    const bool train = last_mode_ == mode::train;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        const T scale = (has_scale ? gamma_.value(0, c) : T(1)) * inv_std_[c];
-        if (train) {
-          const T k = scale / M;
-          for (std::size_t s = 0; s < S; ++s)
-            d[o + s] = k * (M * g[o + s] - sum_dy_[c] - xh[o + s] * sum_dy_xhat_[c]);
-        } else {
-          for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * g[o + s];
-        }
-      }
+    backward_impl<false>(y.data(), nullptr, dy, dx);
+  }
+
+  // The backward of BN followed by ReLU from the gradient dr at the ReLU's output: the
+  // ReLU's mask (r > 0) is applied on the fly instead of in a sweep of its own.
+  void backward_relu(const matrix<T>& y, const matrix<T>& r, const matrix<T>& dr, matrix<T>* dx) {
+    backward_impl<true>(y.data(), r.data(), dr, dx);
   }
 
   template <class F> void for_each_param(F&& f) {
@@ -151,6 +96,88 @@ class batch_norm_layer {
   const vector<T>& running_var() const { return running_var_.value; }
 
  private:
+  template <bool Relu>
+  void forward_impl(const matrix<T>& x, matrix<T>& y, T* r, mode m) {
+    const std::size_t n = x.shape()[0];
+    resize(n);
+    const T* in = x.data();
+    T* out = y.data();
+    T* xh = has_scale ? xhat_.data() : out;
+    if (m == mode::train) {
+      batch_moments(in, n);
+      const T unbias = n * S > 1 ? T(n * S) / T(n * S - 1) : T(1);
+      for (std::size_t c = 0; c < C; ++c) {
+        inv_std_[c] = T(1) / std::sqrt(var_[c] + eps);
+        running_mean_.value[c] = (1 - momentum) * running_mean_.value[c] + momentum * mean_[c];
+        running_var_.value[c] = (1 - momentum) * running_var_.value[c] + momentum * var_[c] * unbias;
+      }
+    } else {
+      for (std::size_t c = 0; c < C; ++c) {
+        mean_[c] = running_mean_.value[c];
+        inv_std_[c] = T(1) / std::sqrt(running_var_.value[c] + eps);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        const T mu = mean_[c], is = inv_std_[c];
+        const T g = has_scale ? gamma_.value(0, c) : T(1);
+        const T b = has_shift ? beta_.value(0, c) : T(0);
+        for (std::size_t s = 0; s < S; ++s) {
+          const T v = (in[o + s] - mu) * is;
+          xh[o + s] = v;
+          T u = v;
+          if constexpr (has_scale) out[o + s] = u = g * v + b;
+          if constexpr (Relu) r[o + s] = u > T(0) ? u : T(0);
+        }
+      }
+    last_mode_ = m;
+  }
+
+  template <bool Relu>
+  void backward_impl(const T* y, const T* r, const matrix<T>& dy, matrix<T>* dx) {
+    const std::size_t n = dy.shape()[0];
+    const T* xh = has_scale ? xhat_.data() : y;
+    const T* g = dy.data();
+    // The gradient at the BN output: dy, or dy masked by the following ReLU.
+    auto grad = [&](std::size_t k) {
+      if constexpr (Relu) return r[k] > T(0) ? g[k] : T(0);
+      else return g[k];
+    };
+    for (std::size_t c = 0; c < C; ++c) sum_dy_[c] = sum_dy_xhat_[c] = T(0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        T a = 0, b = 0;
+        for (std::size_t s = 0; s < S; ++s) {
+          const T gk = grad(o + s);
+          a += gk;
+          b += gk * xh[o + s];
+        }
+        sum_dy_[c] += a;
+        sum_dy_xhat_[c] += b;
+      }
+    if constexpr (has_scale)
+      for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat_[c];
+    if constexpr (has_shift)
+      for (std::size_t c = 0; c < C; ++c) beta_.grad(0, c) = sum_dy_[c];
+    if (!dx) return;
+    T* d = dx->data();
+    const T M = T(n * S);
+    const bool train = last_mode_ == mode::train;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t o = (i * C + c) * S;
+        const T scale = (has_scale ? gamma_.value(0, c) : T(1)) * inv_std_[c];
+        if (train) {
+          const T k = scale / M, sd = sum_dy_[c], sdx = sum_dy_xhat_[c];
+          for (std::size_t s = 0; s < S; ++s) d[o + s] = k * (M * grad(o + s) - sd - xh[o + s] * sdx);
+        } else {
+          for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * grad(o + s);
+        }
+      }
+  }
+
   void batch_moments(const T* in, std::size_t n) {
     const T M = T(n * S);
     for (std::size_t c = 0; c < C; ++c) mean_[c] = var_[c] = T(0);

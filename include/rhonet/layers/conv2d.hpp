@@ -1,7 +1,9 @@
 // conv2d<OutChannels, Kernel, Stride, Padding>: square kernel, zero padding, bias-free.
-// Computed as im2col + GEMM per sample: Y_s (OutC x P) = W (OutC x C*K*K) * cols_s^T, where
-// cols_s (P x C*K*K) holds the receptive field of each of the P output pixels. The column
-// buffer is kept from forward for the weight gradient. Homogeneous of degree 1 in x and W.
+// Computed as im2col + one GEMM over the whole batch: cols (B*P x C*K*K) holds the receptive
+// field of each of the B*P output pixels, Yt (B*P x OutC) = cols W^T, and each sample's
+// P x OutC block is transposed into the NCHW output. One large GEMM instead of B small ones
+// keeps OpenBLAS near its peak for the thin first layer (K*K*C = 9). The column buffer is
+// kept from forward for the weight gradient. Homogeneous of degree 1 in x and W.
 #pragma once
 
 #include <algorithm>
@@ -54,36 +56,39 @@ class conv2d_layer {
       : w_("layer" + std::to_string(Position) + ".weight", param_role::weight, {OutC, C, K, K},
            OutC, patch) {}
 
+  // Buffers only grow: a smaller (last) batch reuses them without allocating.
   void resize(std::size_t batch) {
-    if (cols_.shape()[0] != batch * pixels) cols_ = matrix<T>::from_shape({batch * pixels, patch});
-    if (dcols_.size() == 0) dcols_ = matrix<T>::from_shape({pixels, patch});
+    grow(cols_, batch * pixels, patch);
+    if constexpr (needs_transpose) grow(yt_, batch * pixels, OutC);
   }
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
-    const std::size_t batch = x.shape()[0];
+    const std::size_t batch = x.shape()[0], rows = batch * pixels;
     resize(batch);
-    for (std::size_t s = 0; s < batch; ++s) {
-      T* cols = cols_.data() + s * pixels * patch;
-      im2col(x.data() + s * In::size, cols);
-      blas::gemm<T>(false, true, OutC, pixels, patch, T(1), w_.value.data(), patch, cols, patch,
-                    T(0), y.data() + s * OutC * pixels, pixels);
-    }
+    for (std::size_t s = 0; s < batch; ++s) im2col(x.data() + s * In::size, cols_.data() + s * pixels * patch);
+    T* yt = needs_transpose ? yt_.data() : y.data();
+    blas::gemm<T>(false, true, rows, OutC, patch, T(1), cols_.data(), patch, w_.value.data(), patch,
+                  T(0), yt, OutC);
+    if constexpr (needs_transpose)
+      for (std::size_t s = 0; s < batch; ++s) transpose(yt + s * pixels * OutC, pixels, OutC, y.data() + s * OutC * pixels);
   }
 
-  // dW = sum_s dY_s cols_s; dcols_s = dY_s^T W, scattered back by col2im.
+  // dW = dYt^T cols; dcols = dYt W, scattered back by col2im (dYt: dY as B*P x OutC).
   void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
-    const std::size_t batch = x.shape()[0];
-    for (std::size_t s = 0; s < batch; ++s) {
-      const T* g = dy.data() + s * OutC * pixels;
-      blas::gemm<T>(false, false, OutC, patch, pixels, T(1), g, pixels,
-                    cols_.data() + s * pixels * patch, patch, s == 0 ? T(0) : T(1),
-                    w_.grad.data(), patch);
-      if (dx) {
-        blas::gemm<T>(true, false, pixels, patch, OutC, T(1), g, pixels, w_.value.data(), patch,
-                      T(0), dcols_.data(), patch);
-        col2im(dcols_.data(), dx->data() + s * In::size);
-      }
+    const std::size_t batch = x.shape()[0], rows = batch * pixels;
+    const T* dyt = dy.data();
+    if constexpr (needs_transpose) {
+      grow(yt_, rows, OutC);
+      for (std::size_t s = 0; s < batch; ++s) transpose(dy.data() + s * OutC * pixels, OutC, pixels, yt_.data() + s * pixels * OutC);
+      dyt = yt_.data();
     }
+    blas::gemm<T>(true, false, OutC, patch, rows, T(1), dyt, OutC, cols_.data(), patch, T(0),
+                  w_.grad.data(), patch);
+    if (!dx) return;
+    grow(dcols_, rows, patch);
+    blas::gemm<T>(false, false, rows, patch, OutC, T(1), dyt, OutC, w_.value.data(), patch, T(0),
+                  dcols_.data(), patch);
+    for (std::size_t s = 0; s < batch; ++s) col2im(dcols_.data() + s * pixels * patch, dx->data() + s * In::size);
   }
 
   parameter<T>& weight() { return w_; }
@@ -92,6 +97,19 @@ class conv2d_layer {
   template <class F> void for_each_buffer(F&&) {}
 
  private:
+  // With one output channel or one output pixel, B*P x OutC is already the NCHW layout.
+  static constexpr bool needs_transpose = OutC > 1 && pixels > 1;
+
+  static void grow(matrix<T>& m, std::size_t rows, std::size_t cols) {
+    if (m.shape()[0] < rows) m = matrix<T>::from_shape({rows, cols});
+  }
+
+  // out (cols x rows) = in (rows x cols)^T, both row-major.
+  static void transpose(const T* in, std::size_t rows, std::size_t cols, T* out) {
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+  }
+
   // cols[p, (c*K + ki)*K + kj] = x[c, oh*S - Pad + ki, ow*S - Pad + kj], zero outside.
   static void im2col(const T* x, T* cols) {
     for (std::size_t oh = 0; oh < out_height; ++oh)
@@ -130,6 +148,7 @@ class conv2d_layer {
   parameter<T> w_;
   matrix<T> cols_ = matrix<T>::from_shape({0, patch});
   matrix<T> dcols_ = matrix<T>::from_shape({0, patch});
+  matrix<T> yt_ = matrix<T>::from_shape({0, OutC});
 };
 
 template <std::size_t OutChannels, std::size_t Kernel, std::size_t Stride = 1, std::size_t Padding = 0>

@@ -18,6 +18,8 @@ class relu_layer : public parameter_free_layer {
   using in_shape = In;
   using out_shape = In;
   static constexpr std::size_t position = Position;
+  // Lets the network fuse a preceding batch_norm with this layer (network.hpp).
+  static constexpr bool is_relu = true;
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const T* in = x.data();

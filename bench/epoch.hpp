@@ -1,0 +1,131 @@
+// The training epoch and the inference pass as a user writes them with rhonet's public API
+// (the same calls as rhonet::train's inner loop, without its observations), timed one epoch
+// per iteration. Hyperparameters match bench/compare_pytorch.py: batch 128, mean square loss,
+// SGD lr 0.01, momentum 0.9, weight decay 0.01, reshuffled every epoch, last partial batch kept.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "common.hpp"
+
+#include <rhonet/data/batcher.hpp>
+#include <rhonet/init.hpp>
+#include <rhonet/loss.hpp>
+#include <rhonet/optim.hpp>
+
+namespace bench {
+
+template <class Net>
+struct epoch_runner {
+  std::unique_ptr<Net> net = std::make_unique<Net>();
+  rhonet::sgd<float> opt;
+  rhonet::batcher<float> batches;
+  rhonet::matrix<float> xb, yb, grad;
+  const rhonet::square_loss loss{rhonet::reduction::mean};
+  std::size_t steps = 0;
+
+  explicit epoch_runner(const rhonet::dataset<float>& data)
+      : opt(init(*net), {.lr = 0.01, .momentum = 0.9, .weight_decay = 0.01}),
+        batches(data, {.batch_size = batch, .seed = 1, .shuffle = true}) {}
+
+  static std::vector<rhonet::parameter<float>*> init(Net& n) {
+    auto ps = n.parameters();
+    rhonet::init_frobenius(ps, 1.0, 1);
+    return ps;
+  }
+
+  void run_epoch() {
+    while (batches.next(xb, yb)) {
+      const float l = rhonet::loss_and_grad(loss, net->forward(xb, rhonet::mode::train), yb, grad);
+      if (!std::isfinite(l)) throw std::runtime_error("benchmark training diverged");
+      net->backward(grad);
+      opt.step();
+      ++steps;
+    }
+  }
+};
+
+// One runner per network type, warmed up by one epoch the first time it is used, so that
+// repetitions time steady-state epochs.
+template <class Net>
+epoch_runner<Net>& runner(const rhonet::dataset<float>& data) {
+  static std::unique_ptr<epoch_runner<Net>> r;
+  if (!r) {
+    r = std::make_unique<epoch_runner<Net>>(data);
+    r->run_epoch();
+  }
+  return *r;
+}
+
+template <class Net>
+void epoch_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, double flops_per_epoch) {
+  set_blas_threads(int(st.range(0)));
+  auto& r = runner<Net>(data);
+  r.run_epoch();  // warm the thread pool at this thread count
+  const auto a0 = allocations();
+  const auto s0 = r.steps;
+  for (auto _ : st) r.run_epoch();
+  const double epochs = double(st.iterations());
+  st.counters["samples/s"] = benchmark::Counter(double(data.size()), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GFLOP/s"] = benchmark::Counter(flops_per_epoch * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["allocs/epoch"] = double(allocations() - a0) / epochs;
+  st.counters["steps/epoch"] = double(r.steps - s0) / epochs;
+}
+
+// A steady-state step at batch 128: its allocation count is the zero-allocation guarantee.
+template <class Net>
+void step_benchmark(benchmark::State& st, const rhonet::dataset<float>& data) {
+  set_blas_threads(int(st.range(0)));
+  auto& r = runner<Net>(data);
+  rhonet::matrix<float> x = rhonet::matrix<float>::from_shape({batch, data.features()});
+  rhonet::matrix<float> y = rhonet::matrix<float>::from_shape({batch, data.outputs()});
+  std::copy(data.x.data(), data.x.data() + x.size(), x.data());
+  std::copy(data.target.data(), data.target.data() + y.size(), y.data());
+  r.net->forward(x, rhonet::mode::train);  // settle the batch size
+  const auto a0 = allocations();
+  for (auto _ : st) {
+    rhonet::loss_and_grad(r.loss, r.net->forward(x, rhonet::mode::train), y, r.grad);
+    r.net->backward(r.grad);
+    r.opt.step();
+  }
+  st.counters["samples/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["allocs/step"] = double(allocations() - a0) / double(st.iterations());
+}
+
+// Eval-mode forward over the whole training set in chunks of 1000 rows.
+template <class Net>
+void inference_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, double flops_per_pass) {
+  set_blas_threads(int(st.range(0)));
+  auto& r = runner<Net>(data);
+  constexpr std::size_t chunk = 1000;
+  std::vector<rhonet::matrix<float>> chunks;
+  for (std::size_t i = 0; i < data.size(); i += chunk) {
+    const std::size_t n = std::min(chunk, data.size() - i);
+    auto c = rhonet::matrix<float>::from_shape({n, data.features()});
+    std::copy(data.x.data() + i * data.features(), data.x.data() + (i + n) * data.features(), c.data());
+    chunks.push_back(std::move(c));
+  }
+  for (const auto& c : chunks) r.net->forward(c, rhonet::mode::eval);
+  const auto a0 = allocations();
+  for (auto _ : st)
+    for (const auto& c : chunks) benchmark::DoNotOptimize(r.net->forward(c, rhonet::mode::eval).data());
+  st.counters["samples/s"] = benchmark::Counter(double(data.size()), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GFLOP/s"] = benchmark::Counter(flops_per_pass * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["allocs/pass"] = double(allocations() - a0) / double(st.iterations());
+}
+
+// The batch sizes of one epoch over n samples (the last one partial).
+inline std::vector<std::size_t> epoch_batches(std::size_t n) {
+  std::vector<std::size_t> bs(n / batch, batch);
+  if (n % batch) bs.push_back(n % batch);
+  return bs;
+}
+
+inline benchmark::internal::Benchmark* epoch_args(benchmark::internal::Benchmark* b) {
+  return with_stats(b)->UseRealTime()->Unit(benchmark::kSecond)->Iterations(1);
+}
+
+}  // namespace bench

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Compile-time budget: configures BUILD (default build-budget, Release, compile_commands.json),
+# then times every translation unit of examples/ and bench/ alone (wall s, peak memory; budget
+# <= 20 s and <= 1.5 GB) and profiles the slowest. Writes out/compile-budget.md.
+#   scripts/compile-budget.sh [BUILD [helper options]]   e.g. nice scripts/compile-budget.sh
+#   (helper options of bench/compile_budget.py, e.g. --profiler gcc for g++ -ftime-report)
+# Measures one TU at a time so the numbers are per TU, not shares of a parallel build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${1:-build-budget}
+common=(-DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DCMAKE_BUILD_TYPE=Release
+        -DRHONET_BUILD_EXAMPLES=ON -DRHONET_BUILD_TESTS=OFF)
+note=()
+
+# bench/ is measured when it can be configured (its CMakeLists may not exist yet, or
+# Google Benchmark may be missing); the examples alone otherwise.
+configure() { cmake -S . -B "$build" "${common[@]}" "$@" >"$build.configure.log" 2>&1; }
+if [ -f bench/CMakeLists.txt ] && configure -DRHONET_BUILD_BENCH=ON; then
+  dirs=examples,bench
+else
+  if [ -f bench/CMakeLists.txt ]; then
+    tail -n 20 "$build.configure.log" >&2
+    echo "compile-budget: configuring bench/ failed (above); measuring the examples only" >&2
+    note+=(--note "bench/ could not be configured; examples only.")
+  else
+    note+=(--note "bench/CMakeLists.txt does not exist yet; examples only.")
+  fi
+  configure -DRHONET_BUILD_BENCH=OFF || { cat "$build.configure.log" >&2; exit 1; }
+  dirs=examples
+fi
+rm -f "$build.configure.log"
+
+exec python3 bench/compile_budget.py "$build" --dirs "$dirs" --out out/compile-budget.md \
+  "${note[@]}" "${@:2}"
