@@ -13,6 +13,7 @@
 #include <rhonet/layers/dense.hpp>
 #include <rhonet/layers/relu.hpp>
 #include <rhonet/layers/weight_norm.hpp>
+#include <rhonet/optim.hpp>
 
 namespace {
 
@@ -89,6 +90,24 @@ void sgemm_pass(benchmark::State& st, const std::vector<gemm_shape>& gs) {
   set_counters(st, total_flops(gs), bench::allocations() - a0);
 }
 
+// One SGD update (momentum 0.9, weight decay) of an rows x cols weight: memory-bound, so
+// the counter is bytes moved (read w, grad, buffer; write w, buffer).
+void sgd_update(benchmark::State& st, std::size_t rows, std::size_t cols) {
+  rhonet::parameter<float> p("w", rhonet::param_role::weight, {rows, cols}, rows, cols);
+  p.value = bench::random_matrix(rows, cols, 1);
+  p.grad = bench::random_matrix(rows, cols, 2);
+  rhonet::sgd<float> opt({&p}, {.lr = 1e-6, .momentum = 0.9, .weight_decay = 0.01});
+  opt.step();
+  const auto a0 = bench::allocations();
+  for (auto _ : st) {
+    opt.step();
+    benchmark::ClobberMemory();
+  }
+  st.counters["GB/s"] = benchmark::Counter(5.0 * 4 * double(rows * cols) * 1e-9,
+                                           benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["allocs/iter"] = double(bench::allocations() - a0) / double(st.iterations());
+}
+
 void add(const std::string& name, auto fn) {
   bench::with_stats(benchmark::RegisterBenchmark(name.c_str(), fn))
       ->ArgName("blas_threads")
@@ -158,6 +177,10 @@ const bool registered = [] {
   add_gemm_layer<rhonet::weight_norm<rhonet::dense<512>>, shape<512>>(
       "weight_norm_dense/in:512/out:512", {{false, true, B, 512, 512}},
       {{true, false, 512, 512, B}, {false, false, B, 512, 512}});
+  for (std::size_t w : {256, 512, 1024})
+    bench::with_stats(benchmark::RegisterBenchmark(("sgd_step/" + std::to_string(w) + "x" + std::to_string(w)).c_str(),
+                                                   [w](benchmark::State& st) { sgd_update(st, w, w); }))
+        ->UseRealTime()->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

@@ -10,6 +10,6 @@ bash scripts/install-deps.sh
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
-  -DRHONET_BUILD_TESTS=ON -DRHONET_BUILD_EXAMPLES=ON >/dev/null
+  -DRHONET_BUILD_TESTS=ON -DRHONET_BUILD_EXAMPLES=ON -DRHONET_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" -j "$jobs" --output-on-failure

@@ -148,14 +148,8 @@ class batch_norm_layer {
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t c = 0; c < C; ++c) {
         const std::size_t o = (i * C + c) * S;
-        T a = 0, b = 0;
-        for (std::size_t s = 0; s < S; ++s) {
-          const T gk = grad(o + s);
-          a += gk;
-          b += gk * xh[o + s];
-        }
-        sum_dy_[c] += a;
-        sum_dy_xhat_[c] += b;
+        sum_dy_[c] += lane_sum([&](std::size_t s) { return grad(o + s); });
+        sum_dy_xhat_[c] += lane_sum([&](std::size_t s) { return grad(o + s) * xh[o + s]; });
       }
     if constexpr (has_scale)
       for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat_[c];
@@ -178,23 +172,42 @@ class batch_norm_layer {
       }
   }
 
+  // Sum of f(s) over the S pixels of one channel, in independent lanes: one running sum is
+  // bound by the latency of an add (strict IEEE order keeps the compiler from vectorising
+  // it), lanes let it use SIMD. The order is fixed, so results stay deterministic.
+  template <class F>
+  static T lane_sum(F&& f) {
+    constexpr std::size_t lanes = 8;
+    if constexpr (S < 2 * lanes) {
+      T a = 0;
+      for (std::size_t s = 0; s < S; ++s) a += f(s);
+      return a;
+    } else {
+      T acc[lanes] = {};
+      std::size_t s = 0;
+      for (; s + lanes <= S; s += lanes)
+        for (std::size_t l = 0; l < lanes; ++l) acc[l] += f(s + l);
+      T a = 0;
+      for (; s < S; ++s) a += f(s);
+      for (std::size_t l = 0; l < lanes; ++l) a += acc[l];
+      return a;
+    }
+  }
+
   void batch_moments(const T* in, std::size_t n) {
     const T M = T(n * S);
     for (std::size_t c = 0; c < C; ++c) mean_[c] = var_[c] = T(0);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t c = 0; c < C; ++c) {
         const std::size_t o = (i * C + c) * S;
-        T a = 0;
-        for (std::size_t s = 0; s < S; ++s) a += in[o + s];
-        mean_[c] += a;
+        mean_[c] += lane_sum([&](std::size_t s) { return in[o + s]; });
       }
     for (std::size_t c = 0; c < C; ++c) mean_[c] /= M;
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t c = 0; c < C; ++c) {
         const std::size_t o = (i * C + c) * S;
-        T a = 0;
-        for (std::size_t s = 0; s < S; ++s) a += (in[o + s] - mean_[c]) * (in[o + s] - mean_[c]);
-        var_[c] += a;
+        const T mu = mean_[c];
+        var_[c] += lane_sum([&](std::size_t s) { return (in[o + s] - mu) * (in[o + s] - mu); });
       }
     for (std::size_t c = 0; c < C; ++c) var_[c] /= M;
   }

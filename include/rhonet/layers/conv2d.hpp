@@ -1,9 +1,9 @@
 // conv2d<OutChannels, Kernel, Stride, Padding>: square kernel, zero padding, bias-free.
-// Computed as im2col + one GEMM over the whole batch: cols (B*P x C*K*K) holds the receptive
-// field of each of the B*P output pixels, Yt (B*P x OutC) = cols W^T, and each sample's
-// P x OutC block is transposed into the NCHW output. One large GEMM instead of B small ones
-// keeps OpenBLAS near its peak for the thin first layer (K*K*C = 9). The column buffer is
-// kept from forward for the weight gradient. Homogeneous of degree 1 in x and W.
+// Computed as im2col + one GEMM over the whole batch: cols (C*K*K x B*P) holds the receptive
+// field of each of the B*P output pixels as a column, Yc (OutC x B*P) = W cols, and each
+// run of P values of Yc is copied to its place in the NCHW output. One large GEMM instead of
+// B small ones keeps OpenBLAS efficient on the thin first layer (C*K*K = 9). The column
+// buffer is kept from forward for the weight gradient. Homogeneous of degree 1 in x and W.
 #pragma once
 
 #include <algorithm>
@@ -58,37 +58,36 @@ class conv2d_layer {
 
   // Buffers only grow: a smaller (last) batch reuses them without allocating.
   void resize(std::size_t batch) {
-    grow(cols_, batch * pixels, patch);
-    if constexpr (needs_transpose) grow(yt_, batch * pixels, OutC);
+    grow(cols_, patch * batch * pixels);
+    if constexpr (needs_permute) grow(yc_, OutC * batch * pixels);
   }
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
-    const std::size_t batch = x.shape()[0], rows = batch * pixels;
+    const std::size_t batch = x.shape()[0], ld = batch * pixels;
     resize(batch);
-    for (std::size_t s = 0; s < batch; ++s) im2col(x.data() + s * In::size, cols_.data() + s * pixels * patch);
-    T* yt = needs_transpose ? yt_.data() : y.data();
-    blas::gemm<T>(false, true, rows, OutC, patch, T(1), cols_.data(), patch, w_.value.data(), patch,
-                  T(0), yt, OutC);
-    if constexpr (needs_transpose)
-      for (std::size_t s = 0; s < batch; ++s) transpose(yt + s * pixels * OutC, pixels, OutC, y.data() + s * OutC * pixels);
+    for (std::size_t s = 0; s < batch; ++s) im2col(x.data() + s * In::size, cols_.data() + s * pixels, ld);
+    T* yc = needs_permute ? yc_.data() : y.data();
+    blas::gemm<T>(false, false, OutC, ld, patch, T(1), w_.value.data(), patch, cols_.data(), ld, T(0),
+                  yc, ld);
+    if constexpr (needs_permute) to_nchw(yc, y.data(), batch);
   }
 
-  // dW = dYt^T cols; dcols = dYt W, scattered back by col2im (dYt: dY as B*P x OutC).
+  // dW = dYc cols^T; dcols = W^T dYc, scattered back by col2im (dYc: dY as OutC x B*P).
   void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
-    const std::size_t batch = x.shape()[0], rows = batch * pixels;
-    const T* dyt = dy.data();
-    if constexpr (needs_transpose) {
-      grow(yt_, rows, OutC);
-      for (std::size_t s = 0; s < batch; ++s) transpose(dy.data() + s * OutC * pixels, OutC, pixels, yt_.data() + s * pixels * OutC);
-      dyt = yt_.data();
+    const std::size_t batch = x.shape()[0], ld = batch * pixels;
+    const T* dyc = dy.data();
+    if constexpr (needs_permute) {
+      grow(yc_, OutC * ld);
+      from_nchw(dy.data(), yc_.data(), batch);
+      dyc = yc_.data();
     }
-    blas::gemm<T>(true, false, OutC, patch, rows, T(1), dyt, OutC, cols_.data(), patch, T(0),
+    blas::gemm<T>(false, true, OutC, patch, ld, T(1), dyc, ld, cols_.data(), ld, T(0),
                   w_.grad.data(), patch);
     if (!dx) return;
-    grow(dcols_, rows, patch);
-    blas::gemm<T>(false, false, rows, patch, OutC, T(1), dyt, OutC, w_.value.data(), patch, T(0),
-                  dcols_.data(), patch);
-    for (std::size_t s = 0; s < batch; ++s) col2im(dcols_.data() + s * pixels * patch, dx->data() + s * In::size);
+    grow(dcols_, patch * ld);
+    blas::gemm<T>(true, false, patch, ld, OutC, T(1), w_.value.data(), patch, dyc, ld, T(0),
+                  dcols_.data(), ld);
+    for (std::size_t s = 0; s < batch; ++s) col2im(dcols_.data() + s * pixels, ld, dx->data() + s * In::size);
   }
 
   parameter<T>& weight() { return w_; }
@@ -97,58 +96,84 @@ class conv2d_layer {
   template <class F> void for_each_buffer(F&&) {}
 
  private:
-  // With one output channel or one output pixel, B*P x OutC is already the NCHW layout.
-  static constexpr bool needs_transpose = OutC > 1 && pixels > 1;
+  // With one output channel, OutC x B*P is already the NCHW layout.
+  static constexpr bool needs_permute = OutC > 1;
 
-  static void grow(matrix<T>& m, std::size_t rows, std::size_t cols) {
-    if (m.shape()[0] < rows) m = matrix<T>::from_shape({rows, cols});
+  static void grow(matrix<T>& m, std::size_t size) {
+    if (m.size() < size) m = matrix<T>::from_shape({1, size});
   }
 
-  // out (cols x rows) = in (rows x cols)^T, both row-major.
-  static void transpose(const T* in, std::size_t rows, std::size_t cols, T* out) {
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+  // Between the GEMM's layout yc (OutC x B*P) and NCHW y (B x OutC x P): contiguous runs of
+  // P values move, never single strided elements.
+  static void to_nchw(const T* yc, T* y, std::size_t batch) {
+    for (std::size_t o = 0; o < OutC; ++o)
+      for (std::size_t s = 0; s < batch; ++s)
+        std::copy_n(yc + (o * batch + s) * pixels, pixels, y + (s * OutC + o) * pixels);
+  }
+  static void from_nchw(const T* y, T* yc, std::size_t batch) {
+    for (std::size_t o = 0; o < OutC; ++o)
+      for (std::size_t s = 0; s < batch; ++s)
+        std::copy_n(y + (s * OutC + o) * pixels, pixels, yc + (o * batch + s) * pixels);
   }
 
-  // cols[p, (c*K + ki)*K + kj] = x[c, oh*S - Pad + ki, ow*S - Pad + kj], zero outside.
-  static void im2col(const T* x, T* cols) {
-    for (std::size_t oh = 0; oh < out_height; ++oh)
-      for (std::size_t ow = 0; ow < out_width; ++ow) {
-        T* row = cols + (oh * out_width + ow) * patch;
-        for (std::size_t c = 0; c < C; ++c)
-          for (std::size_t ki = 0; ki < K; ++ki) {
-            const std::ptrdiff_t ih = std::ptrdiff_t(oh * Stride + ki) - std::ptrdiff_t(Pad);
-            for (std::size_t kj = 0; kj < K; ++kj) {
-              const std::ptrdiff_t iw = std::ptrdiff_t(ow * Stride + kj) - std::ptrdiff_t(Pad);
-              const bool inside = ih >= 0 && ih < std::ptrdiff_t(H) && iw >= 0 && iw < std::ptrdiff_t(W);
-              row[(c * K + ki) * K + kj] = inside ? x[(c * H + std::size_t(ih)) * W + std::size_t(iw)] : T(0);
-            }
-          }
+  static constexpr std::size_t Hp = H + 2 * Pad, Wp = W + 2 * Pad;  // padded input
+
+  // The zero-padded copy of one sample (the borders stay zero), so that im2col and col2im
+  // run without bounds checks. Without padding, x itself.
+  const T* padded(const T* x) {
+    if constexpr (Pad == 0) {
+      return x;
+    } else {
+      if (xpad_.size() == 0) {
+        xpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
+        xpad_.fill(T(0));
       }
+      for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t h = 0; h < H; ++h)
+          std::copy_n(x + (c * H + h) * W, W, xpad_.data() + (c * Hp + h + Pad) * Wp + Pad);
+      return xpad_.data();
+    }
   }
 
-  static void col2im(const T* cols, T* dx) {
-    std::fill(dx, dx + In::size, T(0));
-    for (std::size_t oh = 0; oh < out_height; ++oh)
-      for (std::size_t ow = 0; ow < out_width; ++ow) {
-        const T* row = cols + (oh * out_width + ow) * patch;
-        for (std::size_t c = 0; c < C; ++c)
-          for (std::size_t ki = 0; ki < K; ++ki) {
-            const std::ptrdiff_t ih = std::ptrdiff_t(oh * Stride + ki) - std::ptrdiff_t(Pad);
-            if (ih < 0 || ih >= std::ptrdiff_t(H)) continue;
-            for (std::size_t kj = 0; kj < K; ++kj) {
-              const std::ptrdiff_t iw = std::ptrdiff_t(ow * Stride + kj) - std::ptrdiff_t(Pad);
-              if (iw < 0 || iw >= std::ptrdiff_t(W)) continue;
-              dx[(c * H + std::size_t(ih)) * W + std::size_t(iw)] += row[(c * K + ki) * K + kj];
-            }
+  // cols[(c*K + ki)*K + kj, p] = x[c, oh*S - Pad + ki, ow*S - Pad + kj] (zero outside) for the
+  // P pixels p = oh*OW + ow of one sample, in its block of columns of a row of length ld.
+  void im2col(const T* x, T* cols, std::size_t ld) {
+    const T* xp = padded(x);
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t ki = 0; ki < K; ++ki)
+        for (std::size_t kj = 0; kj < K; ++kj) {
+          T* dst = cols + ((c * K + ki) * K + kj) * ld;
+          for (std::size_t oh = 0; oh < out_height; ++oh) {
+            const T* src = xp + (c * Hp + oh * Stride + ki) * Wp + kj;
+            for (std::size_t ow = 0; ow < out_width; ++ow) dst[oh * out_width + ow] = src[ow * Stride];
           }
-      }
+        }
+  }
+
+  // The adjoint of im2col: sums every column entry back into the pixel it was read from.
+  void col2im(const T* cols, std::size_t ld, T* dx) {
+    if (dxpad_.size() == 0) dxpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
+    T* dp = dxpad_.data();
+    std::fill(dp, dp + C * Hp * Wp, T(0));
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t ki = 0; ki < K; ++ki)
+        for (std::size_t kj = 0; kj < K; ++kj) {
+          const T* src = cols + ((c * K + ki) * K + kj) * ld;
+          for (std::size_t oh = 0; oh < out_height; ++oh) {
+            T* dst = dp + (c * Hp + oh * Stride + ki) * Wp + kj;
+            for (std::size_t ow = 0; ow < out_width; ++ow) dst[ow * Stride] += src[oh * out_width + ow];
+          }
+        }
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t h = 0; h < H; ++h)
+        std::copy_n(dp + (c * Hp + h + Pad) * Wp + Pad, W, dx + (c * H + h) * W);
   }
 
   parameter<T> w_;
-  matrix<T> cols_ = matrix<T>::from_shape({0, patch});
-  matrix<T> dcols_ = matrix<T>::from_shape({0, patch});
-  matrix<T> yt_ = matrix<T>::from_shape({0, OutC});
+  // Flat buffers: cols and dcols are patch x B*P, yc is OutC x B*P.
+  matrix<T> cols_ = matrix<T>::from_shape({0, 0}), dcols_ = matrix<T>::from_shape({0, 0});
+  matrix<T> yc_ = matrix<T>::from_shape({0, 0});
+  matrix<T> xpad_ = matrix<T>::from_shape({0, 0}), dxpad_ = matrix<T>::from_shape({0, 0});
 };
 
 template <std::size_t OutChannels, std::size_t Kernel, std::size_t Stride = 1, std::size_t Padding = 0>
