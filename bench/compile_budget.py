@@ -29,7 +29,10 @@ TOP = 10
 def compile_entries(build, source_root, dirs):
     with open(os.path.join(build, "compile_commands.json")) as f:
         entries = json.load(f)
-    prefixes = [os.path.join(source_root, d) + os.sep for d in dirs]
+    # Sources under the source tree, and those CMake generates under the build tree (the
+    # paper program's per-network translation units).
+    prefixes = [os.path.join(root, d) + os.sep for root in (source_root, os.path.abspath(build))
+                for d in dirs]
     keep = []
     for e in entries:
         path = os.path.normpath(os.path.join(e["directory"], e["file"]))
