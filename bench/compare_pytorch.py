@@ -192,8 +192,13 @@ def summary(times):
             "times": times}
 
 
-def time_training(model, x, y, epochs):
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=0.01)
+# Learning rates as in rhonet_bench: 0.01 for FC4-BN; 0.001 for Conv4-BN, whose last layer
+# (2048 BN+ReLU features) diverges at 0.01 with the mean square loss (docs/reproducing.md).
+LR = {"fc4_bn": 0.01, "conv4_bn": 0.001}
+
+
+def time_training(model, x, y, epochs, lr):
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=0.01)
     gen = torch.Generator().manual_seed(SEED)
     loss_fn = nn.MSELoss()  # mean over the batch of (g - y)^2: rhonet's square loss
     model.train()
@@ -333,11 +338,11 @@ def main():
             for w in args.widths:
                 torch.manual_seed(SEED)
                 record({"bench": "fc4_bn_epoch", "W": w, "threads": t,
-                        **time_training(fc4_bn(w), x_fc, y, args.epochs)})
+                        **time_training(fc4_bn(w), x_fc, y, args.epochs, LR["fc4_bn"])})
         if "conv4_bn" in args.nets:
             torch.manual_seed(SEED)
             record({"bench": "conv4_bn_epoch", "threads": t,
-                    **time_training(conv4_bn(), x_conv, y, args.epochs)})
+                    **time_training(conv4_bn(), x_conv, y, args.epochs, LR["conv4_bn"])})
         for w in args.inference_widths:
             torch.manual_seed(SEED)
             record({"bench": "fc4_bn_inference", "W": w, "threads": t,
