@@ -264,6 +264,19 @@ BOOST_AUTO_TEST_CASE(fuzz_regressions) {
     return e.file() == file && e.position() == 8u && e.expected() == "a header length below 16 MiB" &&
            e.found() == std::to_string(0x09003300u);
   });
+  // checkpoint, crash-a6943b25: a manifest that is one number of 318 digits made nlohmann::json
+  // throw out_of_range (not parse_error), which escaped as an unknown exception.
+  const bytes crash_a6943b25 = bytes(34, '2') + bytes(44, '0') + "2" + bytes(239, '0');
+  make_checkpoint(dir.path);
+  write_text(dir.path / "ckpt/manifest.json", crash_a6943b25);
+  BOOST_CHECK_EXCEPTION(load_checkpoint(dir.path), rhonet::data_error, [&](const rhonet::data_error& e) {
+    BOOST_TEST_MESSAGE(e.what());
+    return e.file() == (dir.path / "ckpt/manifest.json").string() && e.position() == 0u &&
+           e.expected() == "a checkpoint manifest in valid JSON" &&
+           e.found().find("number overflow") != std::string::npos;
+  });
+  make_checkpoint(dir.path);
+
   // ... while a valid version 2.0 file (4-byte length) loads.
   net_t saved;
   rhonet::init_kaiming_normal(saved.parameters(), 3);  // what make_checkpoint saved

@@ -159,6 +159,26 @@ struct layer_labels<basic_network<T, In, S...>> {
   }
 };
 
+inline std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// The parameter with the largest Frobenius norm, as "largest weight norm: layer10.weight
+// (1.2e+05)": where an exploding but finite loss comes from.
+template <class T>
+std::string largest_norm(const std::vector<parameter<T>*>& ps) {
+  std::string name;
+  double best = -1;
+  for (const auto* p : ps) {
+    double sq = 0;
+    for (T v : p->value) sq += double(v) * double(v);
+    if (sq > best) best = sq, name = p->name;
+  }
+  return "largest weight norm: " + name + " (" + short_number(std::sqrt(best)) + ")";
+}
+
 // The first layer whose output of the last forward pass holds NaN or Inf, as "output of
 // layer 3 (batch_norm<...>)"; empty if none.
 template <class Net, std::size_t... I>
@@ -374,9 +394,9 @@ train_result train(Net& net, const dataset<T>& train_set, const dataset<T>& test
         const T l = loss_and_grad(loss, net.forward(xb, mode::train), yb, grad);
         if (!std::isfinite(l) || l > opt.divergence_loss) {
           std::string where = detail::non_finite_activation(net, std::make_index_sequence<Net::layer_count>{});
-          throw training_diverged(epoch, step + 1, where.empty() ? "weights and activations finite" : where,
-                                  std::isfinite(l) ? "loss " + std::to_string(l) + " above the bound " +
-                                                         std::to_string(opt.divergence_loss)
+          throw training_diverged(epoch, step + 1, where.empty() ? detail::largest_norm(params) : where,
+                                  std::isfinite(l) ? "loss " + detail::short_number(l) + " above the bound " +
+                                                         detail::short_number(opt.divergence_loss)
                                                    : "loss is " + non_finite_name(l));
         }
         wrong += misclassified(net.output(), yb);

@@ -236,6 +236,8 @@ inline nlohmann::json read_checkpoint_manifest(const std::filesystem::path& dir)
     m = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw data_error(file, e.byte, "a checkpoint manifest in valid JSON", std::string("a parse error: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double (no position given)
+    throw data_error(file, 0, "a checkpoint manifest in valid JSON", std::string("an error: ") + e.what());
   }
   if (!m.is_object()) throw data_error(file, 0, "a JSON object as checkpoint manifest", std::string("a JSON ") + m.type_name());
   using vt = nlohmann::json::value_t;
