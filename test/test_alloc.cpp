@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <new>
 #include <random>
@@ -110,4 +111,39 @@ BOOST_AUTO_TEST_CASE(partial_last_batch_allocates_nothing_once_seen) {
   BOOST_TEST((allocations_alternating_batches<arch::fc4_bn<65, 32>>(16, 5)) == 0);
   BOOST_TEST((allocations_alternating_batches<arch::conv4_bn<1, 28>>(4, 3)) == 0);
   BOOST_TEST((allocations_alternating_batches<arch::fc4_wn<65, 32>>(8, 3)) == 0);
+}
+
+// The trainer's per-step fault checks (train.hpp: batch, gradients, weights) allocate nothing
+// while everything is finite, and the batcher's steady batches neither.
+BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
+  auto net = std::make_unique<arch::fc4_bn<65, 32>>();
+  std::mt19937_64 rng(2);
+  std::normal_distribution<float> n(0.f, 0.1f);
+  dataset<float> d;
+  d.x = matrix<float>::from_shape({32, 65});
+  d.target = matrix<float>::from_shape({32, 1});
+  for (auto& v : d.x) v = n(rng);
+  d.target.fill(1.f);
+  d.label.assign(32, 0);
+  for (auto* p : net->parameters())
+    for (auto& v : p->value) v = n(rng);
+  batcher<float> b(d, {.batch_size = 8, .seed = 1});
+  matrix<float> x, y, dout = matrix<float>::from_shape({8, 1});
+  dout.fill(1.f);
+  b.next(x, y);
+  net->forward(x);
+  net->backward(dout);  // sets every gradient
+  const auto params = net->parameters();
+  std::size_t found = 0;
+  const long before = allocations.load();
+  for (int i = 0; i < 3; ++i) {
+    b.next(x, y);
+    found += detail::non_finite_in_batch(x, b, "input").size() + detail::non_finite_in_batch(y, b, "target").size();
+    found += detail::non_finite_in(params, true).size() + detail::non_finite_in(params, false).size();
+  }
+  BOOST_TEST(allocations.load() - before == 0);
+  BOOST_TEST(found == 0u);
+  // and the check does see a fault (which may allocate its message)
+  params[2]->grad(0, 1) = std::numeric_limits<float>::infinity();
+  BOOST_TEST(detail::non_finite_in(params, true) == params[2]->name + ", entry 1 is inf");
 }

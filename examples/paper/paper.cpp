@@ -217,6 +217,10 @@ int main(int argc, char** argv) {
       std::printf("report:  %s\n", fs::absolute(out_dir / "REPORT.md").c_str());
       std::printf("figures: %s\n", fs::absolute(out_dir / "figures").c_str());
     }
+    if (diverged > 0) {
+      std::fprintf(stderr, "paper: %d run(s) diverged (see their summary.json and the report)\n", diverged);
+      return 1;
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paper: %s\n", e.what());

@@ -16,6 +16,7 @@
 #include <numeric>
 #include <random>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -91,6 +92,30 @@ class batcher {
     return opt_.drop_last ? n / b : (n + b - 1) / b;
   }
   const batcher_options& options() const { return opt_; }
+
+  // The state between epochs, for checkpoints: epochs started and the shuffling RNG (in
+  // std::mt19937_64's standard text form). restore_state() of that text makes the following
+  // epochs shuffle exactly as they would have. Mid-epoch state is not saved: logic_error.
+  std::string state() const {
+    if (!epoch_done_)
+      throw std::logic_error("rhonet::batcher::state: only between epochs (after next() returned 0)");
+    std::ostringstream s;
+    s << epoch_ << ' ' << rng_;
+    return s.str();
+  }
+  void restore_state(const std::string& text) {
+    std::istringstream s(text);
+    std::size_t epoch = 0;
+    std::mt19937_64 rng;
+    if (!(s >> epoch >> rng) || !(s >> std::ws).eof())
+      throw std::invalid_argument("rhonet::batcher::restore_state: not a batcher state: '" +
+                                  text.substr(0, 40) + (text.size() > 40 ? "...'" : "'"));
+    epoch_ = epoch;
+    rng_ = rng;
+    pos_ = 0;
+    epoch_done_ = true;
+    batch_size_ = 0;
+  }
 
   // Back to the state right after construction: the same seed gives the same batches again.
   void reset() {

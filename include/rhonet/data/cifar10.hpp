@@ -24,15 +24,8 @@ struct cifar10_records {
   std::vector<std::uint8_t> pixels;  // count * 3072, CHW per record
 };
 
-// Appends the records of one batch file to `out`.
-inline void append_cifar10_batch(const std::filesystem::path& path, cifar10_records& out) {
-  const std::string name = path.string();
-  if (!std::filesystem::exists(path))
-    throw data_error(name, 0,
-                     "a CIFAR-10 binary batch (data_batch_1..5.bin, test_batch.bin of the binary "
-                     "version)",
-                     "no such file");
-  const file_bytes f = read_file_bytes(path);
+// Appends the records of one batch file's content (in memory, see decode_file_bytes) to `out`.
+inline void append_cifar10_records(const file_bytes& f, const std::string& name, cifar10_records& out) {
   const auto& b = f.bytes;
   const char* where = f.gzip ? "decompressed" : "";
   if (b.empty())
@@ -60,6 +53,17 @@ inline void append_cifar10_batch(const std::filesystem::path& path, cifar10_reco
     out.pixels.insert(out.pixels.end(), rec + 1, rec + cifar10_record_size);
   }
   out.count += n;
+}
+
+// Appends the records of one batch file to `out`.
+inline void append_cifar10_batch(const std::filesystem::path& path, cifar10_records& out) {
+  const std::string name = path.string();
+  if (!std::filesystem::exists(path))
+    throw data_error(name, 0,
+                     "a CIFAR-10 binary batch (data_batch_1..5.bin, test_batch.bin of the binary "
+                     "version)",
+                     "no such file");
+  append_cifar10_records(read_file_bytes(path), name, out);
 }
 
 inline cifar10_records read_cifar10_batch(const std::filesystem::path& path) {

@@ -140,6 +140,18 @@ inline void check_idx_header(const file_bytes& f, const std::string& name, std::
 
 }  // namespace detail
 
+// The content of a file already in memory (as read from disk, plain or gzip): gunzipped
+// when it starts with the gzip magic. `name` is the file name used in error messages.
+inline file_bytes decode_file_bytes(std::vector<std::uint8_t> raw, const std::string& name) {
+  file_bytes f;
+  f.bytes = std::move(raw);
+  if (f.bytes.size() >= 2 && f.bytes[0] == 0x1f && f.bytes[1] == 0x8b) {
+    f.bytes = detail::gunzip(f.bytes, name);
+    f.gzip = true;
+  }
+  return f;
+}
+
 inline file_bytes read_file_bytes(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::error_code ec;
@@ -155,23 +167,17 @@ inline file_bytes read_file_bytes(const std::filesystem::path& path) {
   in.seekg(0, std::ios::beg);
   if (size < 0) throw data_error(name, 0, "a seekable regular file", "an unseekable stream");
 
-  file_bytes f;
-  f.bytes.resize(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(f.bytes.data()), size);
+  std::vector<std::uint8_t> raw(static_cast<std::size_t>(size));
+  in.read(reinterpret_cast<char*>(raw.data()), size);
   if (in.gcount() != size)
     throw data_error(name, static_cast<std::uint64_t>(in.gcount()), std::to_string(size) + " bytes",
                      "a read error");
-  if (f.bytes.size() >= 2 && f.bytes[0] == 0x1f && f.bytes[1] == 0x8b) {
-    f.bytes = detail::gunzip(f.bytes, name);
-    f.gzip = true;
-  }
-  return f;
+  return decode_file_bytes(std::move(raw), name);
 }
 
 // Layout: magic 2051, count, rows, cols (big-endian uint32), then count*rows*cols bytes.
-inline idx_images read_idx_images(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  file_bytes f = read_file_bytes(path);
+// parse_idx_images takes a file's content already in memory (see decode_file_bytes).
+inline idx_images parse_idx_images(file_bytes f, const std::string& name) {
   detail::check_idx_header(f, name, idx_images_magic, 16, "images");
   auto& b = f.bytes;
 
@@ -206,15 +212,17 @@ inline idx_images read_idx_images(const std::filesystem::path& path) {
   return img;
 }
 
+inline idx_images read_idx_images(const std::filesystem::path& path) {
+  return parse_idx_images(read_file_bytes(path), path.string());
+}
+
 // Layout: magic 2049, count (big-endian uint32), then count bytes. Each label must be in
 // [0, classes - 1].
-inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path,
-                                                 unsigned classes = 10) {
+inline std::vector<std::uint8_t> parse_idx_labels(file_bytes f, const std::string& name,
+                                                  unsigned classes = 10) {
   if (classes == 0 || classes > 256)
     throw std::invalid_argument("rhonet::read_idx_labels: classes must be in [1, 256], got " +
                                 std::to_string(classes));
-  const std::string name = path.string();
-  file_bytes f = read_file_bytes(path);
   detail::check_idx_header(f, name, idx_labels_magic, 8, "labels");
   auto& b = f.bytes;
 
@@ -237,6 +245,14 @@ inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& pa
 
   b.erase(b.begin(), b.begin() + 8);
   return std::move(b);
+}
+
+inline std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& path,
+                                                 unsigned classes = 10) {
+  if (classes == 0 || classes > 256)
+    throw std::invalid_argument("rhonet::read_idx_labels: classes must be in [1, 256], got " +
+                                std::to_string(classes));
+  return parse_idx_labels(read_file_bytes(path), path.string(), classes);
 }
 
 }  // namespace rhonet

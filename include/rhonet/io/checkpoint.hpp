@@ -3,12 +3,16 @@
 //
 //   save_checkpoint(dir, net, &opt, {{"epoch", 3}});       // opt may be nullptr
 //   nlohmann::json extra = load_checkpoint(dir, net, &opt);
-//   std::optional<path> p = latest_checkpoint(root);       // highest root/ckpt-<n>
+//   std::optional<path> p = latest_checkpoint(root);       // highest complete root/ckpt-<n>
+//   recover_checkpoints(root);                             // tidy up after a killed writer
 //
 // Crash safety: everything is written (and fsynced) into the sibling `dir.tmp-<pid>`, the
 // manifest last; the folder is then renamed to `dir` (an existing `dir` is first renamed to
 // `dir.old-<pid>` and removed once the new one is in place). A folder without manifest.json,
 // or named *.tmp-*, is never a checkpoint.
+//
+// Values: a checkpoint holds only finite numbers; NaN or Inf in a tensor file is a data_error
+// naming the file and the byte offset, and nothing is loaded.
 //
 // Manifest (format_version 1):
 //   { "format": "rhonet-checkpoint", "format_version": 1, "signature": Net::signature(),
@@ -30,7 +34,9 @@
 // (std::invalid_argument otherwise); lr and step count are restored.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -41,14 +47,17 @@
 #include <string>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <rhonet/core/error.hpp>
+#include <rhonet/core/finite.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/io/npy.hpp>
 #include <rhonet/optim.hpp>
@@ -207,16 +216,28 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
   if (replacing) fs::remove_all(old);
 }
 
+namespace detail::ckpt {
+// Where the data of a valid npy file starts (for error positions).
+inline std::uint64_t npy_data_offset_of(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return npy::read_header(in, file).data_offset;
+}
+}  // namespace detail::ckpt
+
 // Reads the manifest of a checkpoint folder (data_error if missing or malformed).
 inline nlohmann::json read_checkpoint_manifest(const std::filesystem::path& dir) {
   const std::string file = (dir / checkpoint_manifest_name).string();
   std::ifstream in(file, std::ios::binary);
   if (!in) throw data_error(file, 0, "a checkpoint manifest (manifest.json)", "no such file or unreadable");
+  if (in.peek() == std::char_traits<char>::eof())
+    throw data_error(file, 0, "a checkpoint manifest in valid JSON", "an empty file");
   nlohmann::json m;
   try {
     m = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw data_error(file, e.byte, "a checkpoint manifest in valid JSON", std::string("a parse error: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double (no position given)
+    throw data_error(file, 0, "a checkpoint manifest in valid JSON", std::string("an error: ") + e.what());
   }
   if (!m.is_object()) throw data_error(file, 0, "a JSON object as checkpoint manifest", std::string("a JSON ") + m.type_name());
   using vt = nlohmann::json::value_t;
@@ -299,6 +320,7 @@ nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<t
     if (type != "sgd") throw data_error(mfile, 0, "optimizer type \"sgd\"", "\"" + type + "\"", "optimizer");
     steps = ck::field(optj, "step_count", vt::number_unsigned, "integer", mfile, "optimizer").get<std::size_t>();
     lr = ck::field(optj, "lr", vt::number_float, "number", mfile, "optimizer").get<double>();
+    if (!(lr >= 0)) throw data_error(mfile, 0, "a learning rate >= 0", std::to_string(lr), "optimizer");
     const double mu = ck::field(optj, "momentum", vt::number_float, "number", mfile, "optimizer").get<double>();
     const double wd = ck::field(optj, "weight_decay", vt::number_float, "number", mfile, "optimizer").get<double>();
     const bool nest = ck::field(optj, "nesterov", vt::boolean, "boolean", mfile, "optimizer").get<bool>();
@@ -326,7 +348,18 @@ nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<t
       throw data_error(j.file, h.dict_offset, "shape " + ck::shape_str(j.shape) + " for " + j.what,
                        "shape " + ck::shape_str(h.shape), "npy header");
   }
-  for (const job& j : jobs) npy::read_into<T>(j.file, j.out, j.shape, j.what);
+  // Read everything into scratch space and check the values (a checkpoint never holds NaN
+  // or Inf: the trainer saves only finite states), so a bad file leaves the net untouched.
+  std::vector<std::vector<T>> values(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const job& j = jobs[i];
+    values[i].resize(j.n);
+    npy::read_into<T>(j.file, values[i].data(), j.shape, j.what);
+    if (const std::size_t k = first_non_finite(values[i].data(), j.n); k != j.n)
+      throw data_error(j.file, ck::npy_data_offset_of(j.file) + k * sizeof(T), "finite values for " + j.what,
+                       non_finite_name(values[i][k]) + " at element " + std::to_string(k), "npy data");
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) std::copy(values[i].begin(), values[i].end(), jobs[i].out);
 
   if (opt) {
     opt->set_lr(lr);
@@ -335,31 +368,85 @@ nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<t
   return m.contains("extra") ? m["extra"] : nlohmann::json::object();
 }
 
-// The checkpoint to resume from: among the subfolders of `root` named ckpt-<number> (digits
-// only, so ckpt-7.tmp-123 and ckpt-7.old-123 are ignored) that contain manifest.json, the one
-// with the highest number. nullopt if there is none (or root does not exist).
-inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& root) {
+namespace detail::ckpt {
+// n if `name` is "ckpt-<n>" (digits only), else nullopt; `suffix`, if given, receives what
+// follows "ckpt-<n>" when it starts with '.' (e.g. ".tmp-123"), else the name must end there.
+inline std::optional<std::uint64_t> number_of(const std::string& name, std::string* suffix = nullptr) {
+  if (name.size() <= 5 || name.compare(0, 5, "ckpt-") != 0) return std::nullopt;
+  std::uint64_t n = 0;
+  const char* first = name.data() + 5;
+  const char* last = name.data() + name.size();
+  const auto [ptr, err] = std::from_chars(first, last, n);
+  if (err != std::errc() || ptr == first) return std::nullopt;
+  if (ptr != last && (suffix == nullptr || *ptr != '.')) return std::nullopt;
+  if (suffix) *suffix = std::string(ptr, last);
+  return n;
+}
+}  // namespace detail::ckpt
+
+// The complete checkpoints under `root`: subfolders named ckpt-<number> (digits only, so
+// ckpt-7.tmp-123 and ckpt-7.old-123 are ignored) that contain manifest.json, by increasing
+// number. Empty if there is none (or root does not exist).
+inline std::vector<std::pair<std::uint64_t, std::filesystem::path>> list_checkpoints(
+    const std::filesystem::path& root) {
   namespace fs = std::filesystem;
+  std::vector<std::pair<std::uint64_t, fs::path>> found;
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) return std::nullopt;
-  std::optional<fs::path> best;
-  std::uint64_t best_n = 0;
+  if (!fs::is_directory(root, ec)) return found;
   for (const fs::directory_entry& e : fs::directory_iterator(root, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.size() <= 5 || name.compare(0, 5, "ckpt-") != 0) continue;
-    std::uint64_t n = 0;
-    const char* first = name.data() + 5;
-    const char* last = name.data() + name.size();
-    const auto [ptr, err] = std::from_chars(first, last, n);
-    if (err != std::errc() || ptr != last) continue;
+    const auto n = detail::ckpt::number_of(e.path().filename().string());
+    if (!n) continue;
     std::error_code ec2;
     if (!e.is_directory(ec2) || !fs::is_regular_file(e.path() / checkpoint_manifest_name, ec2)) continue;
-    if (!best || n > best_n) {
-      best = e.path();
-      best_n = n;
-    }
+    found.emplace_back(*n, e.path());
   }
-  return best;
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// The checkpoint to resume from: the complete one with the highest number (see
+// list_checkpoints), or nullopt.
+inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& root) {
+  auto all = list_checkpoints(root);
+  if (all.empty()) return std::nullopt;
+  return all.back().second;
+}
+
+// Cleans up after save_checkpoint calls that were killed, for the folders under `root` whose
+// writer (the pid in the name) is no longer running: ckpt-<n>.tmp-<pid> is removed (it was
+// never a checkpoint); ckpt-<n>.old-<pid> is the previous complete version of ckpt-<n>,
+// renamed back if ckpt-<n> is missing (killed between the two renames), removed otherwise.
+// Returns how many folders it removed or restored.
+inline std::size_t recover_checkpoints(const std::filesystem::path& root) {
+  namespace fs = std::filesystem;
+  std::size_t changed = 0;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return 0;
+  std::vector<fs::path> leftovers;
+  for (const fs::directory_entry& e : fs::directory_iterator(root, ec)) leftovers.push_back(e.path());
+  std::sort(leftovers.begin(), leftovers.end());
+  for (const fs::path& p : leftovers) {
+    std::string suffix;
+    const auto n = detail::ckpt::number_of(p.filename().string(), &suffix);
+    if (!n || suffix.empty()) continue;
+    const bool tmp = suffix.rfind(".tmp-", 0) == 0, old = suffix.rfind(".old-", 0) == 0;
+    if (!tmp && !old) continue;
+    long pid = 0;
+    const std::string digits = suffix.substr(5);
+    const auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (err != std::errc() || ptr != digits.data() + digits.size() || pid <= 0) continue;
+    if (pid != long(::getpid()) && (::kill(pid_t(pid), 0) == 0 || errno != ESRCH)) continue;  // still running
+    const fs::path target = checkpoint_path(root, *n);
+    std::error_code ec2;
+    if (old && !fs::exists(target, ec2) && fs::is_regular_file(p / checkpoint_manifest_name, ec2)) {
+      fs::rename(p, target);
+      fsync_path(root, true);
+    } else {
+      fs::remove_all(p);
+    }
+    ++changed;
+  }
+  return changed;
 }
 
 }  // namespace rhonet

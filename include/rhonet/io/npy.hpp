@@ -229,7 +229,7 @@ void write(const std::string& path, const T* data, const std::vector<std::size_t
 // Reads and validates the header of an open stream (positioned at 0). data_error on
 // anything that is not an npy header.
 inline header read_header(std::istream& in, const std::string& file) {
-  char pre[10];
+  char pre[12];  // magic 6, version 2, header length 2 (version 1.0) or 4 (2.0, 3.0)
   in.read(pre, 8);
   if (in.gcount() < 6 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
     throw data_error(file, 0, "the npy magic 93 4e 55 4d 50 59 (\"\\x93NUMPY\")",
@@ -281,7 +281,7 @@ void read_into(const std::string& path, T* out, const std::vector<std::size_t>& 
   if (size != h.data_offset + bytes)
     throw data_error(path, size < h.data_offset + bytes ? size : h.data_offset + bytes,
                      std::to_string(bytes) + " bytes of data after the " + std::to_string(h.data_offset) +
-                         "-byte header (file size " + std::to_string(h.data_offset + bytes) + ")",
+                         "-byte header (file size " + std::to_string(h.data_offset + bytes) + ")" + label,
                      size < h.data_offset + bytes ? "end of file at " + std::to_string(size) + " (truncated)"
                                                   : std::to_string(size - h.data_offset - bytes) +
                                                         " trailing bytes (file size " + std::to_string(size) + ")");

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses of fuzz/ (clang, AddressSanitizer + UndefinedBehaviorSanitizer),
+# makes their seed corpora (small valid files) and runs each for a given time, one at a time.
+#   bash scripts/fuzz.sh [seconds-per-harness] [harness ...]    (default 60 s, all harnesses)
+# Work folder: $FUZZ_DIR (default build-fuzz/): bin/, seeds/, corpus/ (kept between runs),
+# artifacts/ (inputs that crashed, leaked, hung or ran out of memory) and logs/.
+# Prints executions, executions per second and findings per harness; exits 1 on a finding.
+# Turn a finding into a regression test: see docs/reliability.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-60}
+shift || true
+all=(idx_plain idx_gz cifar10 npy_header checkpoint)
+harnesses=("${@:-${all[@]}}")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
+work=${FUZZ_DIR:-build-fuzz}
+
+# clang and the libFuzzer runtime (Debian 12: clang 14), only if missing.
+bash scripts/install-deps.sh
+missing=()
+for p in clang libclang-rt-14-dev; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "rhonet: installing missing packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+mkdir -p "$work"/{bin,seeds,corpus,artifacts,logs}
+cxxflags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+          -fno-omit-frame-pointer -Iinclude)
+for h in "${harnesses[@]}"; do
+  [ -f "fuzz/$h.cpp" ] || { echo "no harness fuzz/$h.cpp" >&2; exit 2; }
+  if [ ! "$work/bin/$h" -nt "fuzz/$h.cpp" ] || [ -n "$(find include -newer "$work/bin/$h" -name '*.hpp' | head -1)" ]; then
+    echo "building $h"
+    libs=(-lz)
+    [ "$h" = checkpoint ] && libs+=(-lopenblas)
+    nice -n 10 clang++ "${cxxflags[@]}" "fuzz/$h.cpp" -o "$work/bin/$h" "${libs[@]}"
+  fi
+done
+
+# Seed corpora: small valid files of each format.
+/usr/bin/python3 - "$work/seeds" <<'PY'
+import gzip, os, struct, sys
+root = sys.argv[1]
+def put(d, name, data):
+    os.makedirs(os.path.join(root, d), exist_ok=True)
+    with open(os.path.join(root, d, name), "wb") as f:
+        f.write(data)
+images = lambda n, r, c: struct.pack(">IIII", 2051, n, r, c) + bytes((i * 37) % 256 for i in range(n * r * c))
+labels = lambda ls: struct.pack(">II", 2049, len(ls)) + bytes(ls)
+idx = {"images-3x2x2": images(3, 2, 2), "images-1x28x28": images(1, 28, 28), "images-0": images(0, 4, 4),
+       "labels-5": labels([0, 9, 3, 3, 1]), "labels-0": labels([])}
+for name, data in idx.items():
+    put("idx_plain", name, data)
+    put("idx_gz", name + ".gz", gzip.compress(data, mtime=0))
+put("idx_gz", "two-members.gz", gzip.compress(idx["labels-5"][:6], mtime=0) + gzip.compress(idx["labels-5"][6:], mtime=0))
+record = lambda label: bytes([label]) + bytes((label * 7 + i) % 256 for i in range(3072))
+put("cifar10", "one.bin", record(3))
+put("cifar10", "three.bin", record(0) + record(9) + record(5))
+put("cifar10", "two.bin.gz", gzip.compress(record(1) + record(2), mtime=0))
+def npy(descr, shape, nbytes, version=1):
+    d = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    prefix = 10 if version == 1 else 12
+    pad = (prefix + len(d) + 1 + 63) // 64 * 64
+    d += " " * (pad - prefix - len(d) - 1) + "\n"
+    size = struct.pack("<H", len(d)) if version == 1 else struct.pack("<I", len(d))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + d.encode() + bytes(nbytes)
+put("npy_header", "f4-5x6.npy", npy("<f4", "(5, 6)", 120))
+put("npy_header", "f8-vector.npy", npy("<f8", "(3,)", 24))
+put("npy_header", "f4-scalar.npy", npy("<f4", "()", 4))
+put("npy_header", "v2-f4-4d.npy", npy("<f4", "(2, 3, 3, 3)", 216, version=2))
+PY
+RHONET_FUZZ_SEEDS="$work/seeds/checkpoint" "$work/bin/checkpoint" >/dev/null 2>&1 || true
+
+# Inputs up to 16 KiB (a CIFAR-10 record is 3073 bytes); 1 s per input counts as a hang.
+declare -A max_len=([idx_plain]=4096 [idx_gz]=4096 [cifar10]=16384 [npy_header]=1024 [checkpoint]=8192)
+status=0
+printf '%-11s %14s %10s %9s\n' harness executions execs/s findings
+for h in "${harnesses[@]}"; do
+  mkdir -p "$work/corpus/$h" "$work/artifacts/$h"
+  before=$(find "$work/artifacts/$h" -type f | wc -l)
+  log="$work/logs/$h.log"
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    nice -n 10 "$work/bin/$h" "$work/corpus/$h" "$work/seeds/$h" -max_total_time="$seconds" \
+    -max_len="${max_len[$h]}" -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$work/artifacts/$h/" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(awk '/stat::number_of_executed_units:/ {print $2}' "$log")
+  rate=$(awk '/stat::average_exec_per_sec:/ {print $2}' "$log")
+  after=$(find "$work/artifacts/$h" -type f | wc -l)
+  findings=$((after - before))
+  [ $rc -eq 0 ] || [ $findings -gt 0 ] || findings="rc $rc"
+  printf '%-11s %14s %10s %9s\n' "$h" "${execs:-?}" "${rate:-?}" "$findings"
+  if [ "$findings" != 0 ]; then
+    status=1
+    echo "  see $log and $work/artifacts/$h/"
+  fi
+done
+exit $status
