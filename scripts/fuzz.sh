@@ -16,21 +16,8 @@ harnesses=("${@:-${all[@]}}")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 work=${FUZZ_DIR:-build-fuzz}
 
-# clang and the libFuzzer runtime (Debian 12: clang 14), only if missing.
-bash scripts/install-deps.sh
-missing=()
-for p in clang libclang-rt-14-dev; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [ "$status" = "installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "rhonet: installing missing packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# The project's packages, plus clang and the libFuzzer runtime (Debian 12: clang 14).
+bash scripts/install-deps.sh --fuzz
 
 mkdir -p "$work"/{bin,seeds,corpus,artifacts,logs}
 cxxflags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rhonet needs, only those that are missing. Idempotent and
 # quiet when everything is there. Uses sudo when not run as root.
-#   install-deps.sh [--bench]   --bench: also PyTorch, the baseline of bench/compare.py
+#   install-deps.sh [--bench] [--fuzz]   --bench: also PyTorch, the baseline of bench/compare.py
+#                                        --fuzz: also clang and libFuzzer (scripts/fuzz.sh)
 set -euo pipefail
 
-bench=0
+bench=0 fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --bench) bench=1 ;;
-    *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+    --fuzz) fuzz=1 ;;
+    *) echo "usage: $0 [--bench] [--fuzz]" >&2; exit 2 ;;
   esac
 done
 
@@ -26,6 +28,7 @@ packages=(
   python3-matplotlib python3-numpy  # figures
 )
 if [ "$bench" -eq 1 ]; then packages+=(python3-torch); fi  # bench/compare_pytorch.py
+if [ "$fuzz" -eq 1 ]; then packages+=(clang libclang-rt-14-dev); fi  # libFuzzer harnesses
 
 missing=()
 for p in "${packages[@]}"; do

@@ -34,8 +34,11 @@
 #include <rhonet/network.hpp>
 #include <rhonet/optim.hpp>
 
+#include "support/reliability_support.hpp"
+
 namespace fs = std::filesystem;
 using rhonet::matrix;
+using rhonet_test::bytes_of;
 
 using bn_net = rhonet::network<rhonet::input<6>, rhonet::dense<5>, rhonet::batch_norm<>, rhonet::relu,
                                rhonet::dense<1>>;
@@ -96,19 +99,6 @@ void train_step(Net& net, rhonet::sgd<typename Net::value_type>& opt, std::size_
 template <class Net>
 void init(Net& net, std::uint64_t seed) {
   rhonet::init_kaiming_normal(net.parameters(), seed);
-}
-
-// Every value of a net (parameters, then buffers) as raw bytes, for bit-exact comparison.
-template <class Net>
-std::vector<unsigned char> bytes_of(Net& net) {
-  std::vector<unsigned char> b;
-  auto add = [&](const auto* p, std::size_t n) {
-    const auto* c = reinterpret_cast<const unsigned char*>(p);
-    b.insert(b.end(), c, c + n * sizeof(*p));
-  };
-  for (auto* p : net.parameters()) add(p->value.data(), p->value.size());
-  for (auto* s : net.buffers()) add(s->value.data(), s->value.size());
-  return b;
 }
 
 template <class T>

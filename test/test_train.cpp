@@ -14,33 +14,13 @@
 #include <rhonet/rhonet.hpp>
 #include <rhonet/train.hpp>
 
+#include "support/reliability_support.hpp"
+
 using namespace rhonet;
+using rhonet_test::clouds;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Two separable clouds in 16 dimensions (+1 bias component), unit norm, labels +-1.
-dataset<float> clouds(std::size_t n, std::uint64_t seed) {
-  dataset<float> d;
-  d.x = matrix<float>::from_shape({n, 17});
-  d.target = matrix<float>::from_shape({n, 1});
-  d.channels = 1, d.height = 1, d.width = 16, d.classes = 2, d.source = "clouds";
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> g(0.f, 1.f);
-  for (std::size_t i = 0; i < n; ++i) {
-    const float y = i % 2 ? 1.f : -1.f;
-    float norm = 0;
-    for (std::size_t j = 0; j < 16; ++j) {
-      d.x(i, j) = 0.3f * g(rng) + (j == 0 ? 2.f * y : 0.f);
-      norm += d.x(i, j) * d.x(i, j);
-    }
-    for (std::size_t j = 0; j < 16; ++j) d.x(i, j) /= std::sqrt(norm);
-    d.x(i, 16) = 1.f;
-    d.target(i, 0) = y;
-    d.label.push_back(y > 0 ? 0 : 1);
-  }
-  return d;
-}
 
 fs::path scratch(const std::string& name) {
   auto p = fs::temp_directory_path() / ("rhonet_test_train_" + name + "_" + std::to_string(::getpid()));

@@ -239,6 +239,49 @@ inline const nlohmann::json& extra_field(const nlohmann::json& extra, const char
   return *it;
 }
 
+
+// Where a resumed run continues: restores the net's tensors, the optimizer and the batcher's
+// RNG from the checkpoint `latest`, after checking that it belongs to this run. Depends on the
+// element type only, so every network of a program shares one instantiation.
+struct resume_point {
+  std::size_t epoch = 0, step = 0;
+  double seconds = 0;
+};
+template <class T>
+resume_point resume_from(const std::filesystem::path& latest, const std::string& signature,
+                         const std::vector<parameter<T>*>& params, const std::vector<state_buffer<T>*>& bufs,
+                         sgd<T>& optimizer, batcher<T>& batches, const train_options& opt,
+                         std::size_t train_samples) {
+  resume_point r;
+  // The run's own fields first, so that a checkpoint of another run changes nothing.
+  const nlohmann::json m = read_checkpoint_manifest(latest);
+  const nlohmann::json extra = m.contains("extra") ? m["extra"] : nlohmann::json::object();
+  const std::string manifest = (latest / checkpoint_manifest_name).string();
+  auto must_match = [&](const char* key, std::size_t now) {
+    const std::size_t saved = extra_field(extra, key, false, latest).template get<std::size_t>();
+    if (saved != now)
+      throw data_error(manifest, 0, std::string("a checkpoint of a run with ") + key + " " + std::to_string(now),
+                       key + std::string(" ") + std::to_string(saved), "extra");
+  };
+  must_match("seed", opt.seed);
+  must_match("batch", opt.batch);
+  must_match("train_samples", train_samples);
+  must_match("drop_last", std::size_t(opt.drop_last));
+  r.epoch = extra_field(extra, "epoch", false, latest).template get<std::size_t>();
+  r.step = extra_field(extra, "step", false, latest).template get<std::size_t>();
+  try {
+    batches.restore_state(extra_field(extra, "batcher", true, latest).template get<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw data_error(manifest, 0, "extra.batcher: a batcher state", e.what(), "extra");
+  }
+  detail::ckpt::load<T>(latest, signature, params, bufs, &optimizer);
+  if (r.step != optimizer.step_count())
+    throw data_error(manifest, 0, "extra.step equal to optimizer.step_count " + std::to_string(optimizer.step_count()),
+                     std::to_string(r.step), "extra");
+  if (extra.contains("seconds") && extra["seconds"].is_number()) r.seconds = extra["seconds"].template get<double>();
+  return r;
+}
+
 }  // namespace detail
 
 template <class Net, class T = typename Net::value_type>
@@ -274,34 +317,12 @@ train_result train(Net& net, const dataset<T>& train_set, const dataset<T>& test
         throw std::invalid_argument("rhonet::train: " + opt.checkpoint_dir.string() +
                                     " already holds checkpoints (newest " + latest->filename().string() +
                                     "); resume to continue that run, or choose an empty folder");
-      // The run's own fields first, so that a checkpoint of another run changes nothing.
-      const nlohmann::json m = read_checkpoint_manifest(*latest);
-      const nlohmann::json extra = m.contains("extra") ? m["extra"] : nlohmann::json::object();
-      const std::string manifest = (*latest / checkpoint_manifest_name).string();
-      auto must_match = [&](const char* key, std::size_t now) {
-        const std::size_t saved = detail::extra_field(extra, key, false, *latest).template get<std::size_t>();
-        if (saved != now)
-          throw data_error(manifest, 0, std::string("a checkpoint of a run with ") + key + " " + std::to_string(now),
-                           key + std::string(" ") + std::to_string(saved), "extra");
-      };
-      must_match("seed", opt.seed);
-      must_match("batch", opt.batch);
-      must_match("train_samples", train_set.size());
-      must_match("drop_last", std::size_t(opt.drop_last));
-      const std::size_t epoch = detail::extra_field(extra, "epoch", false, *latest).template get<std::size_t>();
-      step = detail::extra_field(extra, "step", false, *latest).template get<std::size_t>();
-      try {
-        batches.restore_state(detail::extra_field(extra, "batcher", true, *latest).template get<std::string>());
-      } catch (const std::invalid_argument& e) {
-        throw data_error(manifest, 0, "extra.batcher: a batcher state", e.what(), "extra");
-      }
-      load_checkpoint(*latest, net, &optimizer);
-      if (step != optimizer.step_count())
-        throw data_error(manifest, 0, "extra.step equal to optimizer.step_count " + std::to_string(optimizer.step_count()),
-                         std::to_string(step), "extra");
-      if (extra.contains("seconds") && extra["seconds"].is_number()) seconds_before = extra["seconds"].template get<double>();
-      first_epoch = epoch + 1;
-      result.resumed_from_epoch = epoch;
+      const auto r = detail::resume_from<T>(*latest, Net::signature(), net.parameters(), net.buffers(),
+                                            optimizer, batches, opt, train_set.size());
+      step = r.step;
+      seconds_before = r.seconds;
+      first_epoch = r.epoch + 1;
+      result.resumed_from_epoch = r.epoch;
       result.last_checkpoint = *latest;
     }
   }

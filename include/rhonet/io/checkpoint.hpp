@@ -133,15 +133,16 @@ struct tensor_entry {
 
 }  // namespace detail::ckpt
 
-// Writes a checkpoint of `net` (and `opt`, if not null) with the trainer's `extra` JSON into
-// the folder `dir` (created, or atomically replaced). Throws std::system_error on I/O errors;
-// on failure the temporary folder is removed and an existing checkpoint at `dir` is kept.
-template <class Net>
-void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
-                     nlohmann::json extra = nlohmann::json::object()) {
+namespace detail::ckpt {
+// The bodies of save_checkpoint and load_checkpoint depend on the element type only, not on
+// the network type: one instantiation serves every network of a translation unit, which
+// keeps programs with many networks within the compile budget (docs/performance.md).
+template <class T>
+void save(const std::filesystem::path& dir, const std::string& signature,
+          const std::vector<parameter<T>*>& params, const std::vector<state_buffer<T>*>& bufs,
+          const sgd<T>* opt, nlohmann::json extra) {
   namespace fs = std::filesystem;
   namespace ck = detail::ckpt;
-  using T = typename Net::value_type;
   const fs::path d = ck::normalised(dir);
   const std::string pid = std::to_string(::getpid());
   const fs::path tmp = ck::sibling(d, ".tmp-" + pid);
@@ -160,11 +161,9 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
       npy::write<T>((tmp / file).string(), data, shape);
       tensors.push_back({{"file", file}, {"name", name}, {"kind", kind}, {"role", role}, {"shape", shape}});
     };
-    const std::vector<parameter<T>*> params = net.parameters();
     for (std::size_t i = 0; i < params.size(); ++i)
       add("param", i, params[i]->name, "parameter", to_string(params[i]->role), params[i]->shape,
           params[i]->value.data(), params[i]->value.size());
-    const std::vector<state_buffer<T>*> bufs = net.buffers();
     for (std::size_t i = 0; i < bufs.size(); ++i)
       add("buffer", i, bufs[i]->name, "buffer", "running_stat", bufs[i]->shape, bufs[i]->value.data(),
           bufs[i]->value.size());
@@ -185,7 +184,7 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
     }
     nlohmann::json manifest = {{"format", "rhonet-checkpoint"},
                                {"format_version", checkpoint_format_version},
-                               {"signature", Net::signature()},
+                               {"signature", signature},
                                {"dtype", ck::dtype_name<T>()},
                                {"npy_descr", npy::descr<T>()},
                                {"tensors", std::move(tensors)},
@@ -214,6 +213,17 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
   }
   fsync_path(d.has_parent_path() ? d.parent_path() : fs::path("."), true);
   if (replacing) fs::remove_all(old);
+}
+}  // namespace detail::ckpt
+
+// Writes a checkpoint of `net` (and `opt`, if not null) with the trainer's `extra` JSON into
+// the folder `dir` (created, or atomically replaced). Throws std::system_error on I/O errors;
+// on failure the temporary folder is removed and an existing checkpoint at `dir` is kept.
+template <class Net>
+void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
+                     nlohmann::json extra = nlohmann::json::object()) {
+  detail::ckpt::save<typename Net::value_type>(dir, Net::signature(), net.parameters(), net.buffers(), opt,
+                                               std::move(extra));
 }
 
 namespace detail::ckpt {
@@ -251,13 +261,13 @@ inline nlohmann::json read_checkpoint_manifest(const std::filesystem::path& dir)
   return m;
 }
 
-// Loads a checkpoint written by save_checkpoint into `net` (and `opt`, if not null) and
-// returns the `extra` JSON saved with it. See the header comment for the checks.
-template <class Net>
-nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
+namespace detail::ckpt {
+template <class T>
+nlohmann::json load(const std::filesystem::path& dir, const std::string& signature,
+                    const std::vector<parameter<T>*>& params, const std::vector<state_buffer<T>*>& bufs,
+                    sgd<T>* opt) {
   namespace fs = std::filesystem;
   namespace ck = detail::ckpt;
-  using T = typename Net::value_type;
   using vt = nlohmann::json::value_t;
   const nlohmann::json m = read_checkpoint_manifest(dir);
   const std::string mfile = (dir / checkpoint_manifest_name).string();
@@ -265,12 +275,12 @@ nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<t
   const std::string dtype = ck::field(m, "dtype", vt::string, "string", mfile).get<std::string>();
   if (dtype != ck::dtype_name<T>())
     throw data_error(mfile, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
-                                   "') of the network being loaded, " + Net::signature(),
+                                   "') of the network being loaded, " + signature,
                      "element type " + dtype + " (checkpoint of " +
                          (m.contains("signature") ? m["signature"].dump() : std::string("?")) + ")");
   const std::string sig = ck::field(m, "signature", vt::string, "string", mfile).get<std::string>();
-  if (sig != Net::signature())
-    throw data_error(mfile, 0, "a checkpoint of the network being loaded, " + Net::signature(),
+  if (sig != signature)
+    throw data_error(mfile, 0, "a checkpoint of the network being loaded, " + signature,
                      "a checkpoint of " + sig);
 
   // Index the tensor entries by kind and name.
@@ -306,8 +316,8 @@ nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<t
                              ck::shape_str(shape) + " but " + std::to_string(n) + " values");
     jobs.push_back({(dir / it->second.file).string(), kind + " '" + name + "'", shape, out, n});
   };
-  for (parameter<T>* p : net.parameters()) plan("parameter", p->name, p->shape, p->value.data(), p->value.size());
-  for (state_buffer<T>* b : net.buffers()) plan("buffer", b->name, b->shape, b->value.data(), b->value.size());
+  for (parameter<T>* p : params) plan("parameter", p->name, p->shape, p->value.data(), p->value.size());
+  for (state_buffer<T>* b : bufs) plan("buffer", b->name, b->shape, b->value.data(), b->value.size());
 
   const auto& optj = m.contains("optimizer") ? m["optimizer"] : nlohmann::json(nullptr);
   std::size_t steps = 0;
@@ -366,6 +376,14 @@ nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<t
     opt->set_step_count(steps);
   }
   return m.contains("extra") ? m["extra"] : nlohmann::json::object();
+}
+}  // namespace detail::ckpt
+
+// Loads a checkpoint written by save_checkpoint into `net` (and `opt`, if not null) and
+// returns the `extra` JSON saved with it. See the header comment for the checks.
+template <class Net>
+nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
+  return detail::ckpt::load<typename Net::value_type>(dir, Net::signature(), net.parameters(), net.buffers(), opt);
 }
 
 namespace detail::ckpt {

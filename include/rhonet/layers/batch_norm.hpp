@@ -183,12 +183,13 @@ class batch_norm_layer {
       for (std::size_t s = 0; s < S; ++s) a += f(s);
       return a;
     } else {
-      T acc[lanes] = {};
-      std::size_t s = 0;
-      for (; s + lanes <= S; s += lanes)
+      constexpr std::size_t full = S / lanes * lanes;  // compile-time bounds: no tail loop when
+      T acc[lanes] = {};                                // S is a multiple of the lane count
+      for (std::size_t s = 0; s < full; s += lanes)
         for (std::size_t l = 0; l < lanes; ++l) acc[l] += f(s + l);
       T a = 0;
-      for (; s < S; ++s) a += f(s);
+      if constexpr (full < S)
+        for (std::size_t s = full; s < S; ++s) a += f(s);
       for (std::size_t l = 0; l < lanes; ++l) a += acc[l];
       return a;
     }
