@@ -142,16 +142,16 @@ void add_dense() {
       {{true, false, W, In, B}, {false, false, B, In, W}});  // dW = dY^T X, dX = dY W
 }
 
-// conv2d<OutC, K, S, P> on a C x H x H image: one batched GEMM each way (im2col rows are
-// the B*P output pixels).
+// conv2d<OutC, K, S, P> on a C x H x H image: the GEMMs conv2d makes, on columns of the B*P
+// output pixels: Yc = W cols; dW = dYc cols^T; dcols = W^T dYc.
 template <std::size_t C, std::size_t H, std::size_t OutC, std::size_t K, std::size_t S, std::size_t P>
 void add_conv() {
   constexpr std::size_t B = bench::batch, OH = (H + 2 * P - K) / S + 1, pix = OH * OH, patch = C * K * K;
   add_gemm_layer<rhonet::conv2d<OutC, K, S, P>, shape<C, H, H>>(
       "conv2d/in:" + std::to_string(C) + "x" + std::to_string(H) + "x" + std::to_string(H) +
           "/out:" + std::to_string(OutC) + "/k:" + std::to_string(K) + "/s:" + std::to_string(S),
-      {{false, true, B * pix, OutC, patch}},
-      {{true, false, OutC, patch, B * pix}, {false, false, B * pix, patch, OutC}});
+      {{false, false, OutC, B * pix, patch}},
+      {{false, true, OutC, patch, B * pix}, {true, false, patch, B * pix, OutC}});
 }
 
 const bool registered = [] {
