@@ -3,6 +3,9 @@
 #define BOOST_TEST_MODULE rhonet_homogeneity
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+#include <random>
+
 #include <rhonet/rhonet.hpp>
 
 using namespace rhonet;
@@ -48,8 +51,22 @@ static_assert(shifted::homogeneity.output_degree_in_weights(1) == not_homogeneou
 using scaled = network<input<4>, dense<3>, batch_norm<affine::scale>, relu, dense<1>>;
 static_assert(scaled::factoring_layer_count == 2 && scaled::homogeneity.factors_out(1));
 
-// Composition rules.
+// A shift before a later normaliser: relu(c gamma xhat + beta) is not a scaling of
+// relu(gamma xhat + beta), so the later batch norm cannot remove c. gamma (layer index 1) is
+// not homogeneous, and g does not factor exactly.
+using shift_then_bn = network<input<4>, dense<3>, batch_norm<affine::scale_shift>, relu, dense<3>,
+                              batch_norm<>, relu, dense<1>>;
+static_assert(!shift_then_bn::homogeneity.scale_invariant(1));
+static_assert(shift_then_bn::homogeneity.output_degree_in_weights(1) == not_homogeneous);
+static_assert(!shift_then_bn::homogeneity.factors_exactly());
+static_assert(shift_then_bn::homogeneity.scale_invariant(0) && shift_then_bn::homogeneity.scale_invariant(3));
+static_assert(shift_then_bn::homogeneity.factors_out(6) && shift_then_bn::factoring_layer_count == 1);
+
+// Composition rules: the earlier side first; 0 absorbs what follows it, not_homogeneous is
+// absorbed by nothing.
 static_assert(compose_degree(1, 0) == 0 && compose_degree(0, not_homogeneous) == 0);
+static_assert(compose_degree(not_homogeneous, 0) == not_homogeneous);
+static_assert(compose_degree(not_homogeneous, 1) == not_homogeneous && compose_degree(0, 1) == 0);
 static_assert(compose_degree(1, not_homogeneous) == not_homogeneous && compose_degree(1, 1) == 1);
 
 BOOST_AUTO_TEST_CASE(positions_of_weight_layers) {
@@ -62,4 +79,126 @@ BOOST_AUTO_TEST_CASE(signatures_name_the_type) {
              "network<float,input<1,28,28>,conv2d<32,3,2,1>,batch_norm<>,relu,conv2d<64,3,2,1>,"
              "batch_norm<>,relu,conv2d<128,3,2,1>,batch_norm<>,relu,conv2d<1,4,1,0>>");
   BOOST_TEST(fc4plain::rebind<double>::signature().rfind("network<double,input<785>", 0) == 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The analysis against measurement: for a table of networks, every parameter tensor and the
+// input are scaled by c = 3 (double, train mode, every batch norm with eps = 0 so that its
+// invariance is exact) and the output is classified as scaled by 3 (degree 1), unchanged
+// (degree 0) or neither (not homogeneous). The class must be the compile-time degree: the
+// analysis for each layer's weight (W, a weight-normalised layer's scale, a BN's gamma) and
+// for the input; a weight-normalised direction is scale-free by construction (0) and a BN
+// shift beta is a bias (not homogeneous), composed with the later layers the same way.
+namespace measured {
+
+using D = double;
+template <class... L>
+using net = basic_network<D, L...>;
+
+using table = std::tuple<
+    net<input<5>, dense<4>, relu, dense<3>, relu, dense<2>>,
+    net<input<5>, dense<4>, batch_norm<>, relu, dense<3>, batch_norm<>, relu, dense<1>>,
+    // the repro: a shift before a later normaliser
+    net<input<4>, dense<3>, batch_norm<affine::scale_shift>, relu, dense<3>, batch_norm<>, relu, dense<1>>,
+    // a shift after a normaliser
+    net<input<5>, dense<4>, batch_norm<>, relu, dense<3>, batch_norm<affine::scale_shift>, relu, dense<1>>,
+    net<input<5>, dense<4>, batch_norm<affine::scale>, relu, dense<3>, batch_norm<>, relu, dense<1>>,
+    net<input<5>, dense<4>, batch_norm<affine::scale>, relu, dense<2>>,
+    net<input<5>, dense<4>, batch_norm<affine::scale_shift>, relu, dense<2>>,
+    net<input<5>, batch_norm<affine::scale_shift>, dense<3>, relu, dense<1>>,
+    net<input<5>, weight_norm<dense<4>>, relu, weight_norm<dense<3>>, relu, weight_norm<dense<1>>>,
+    net<input<5>, weight_norm<dense<4>>, batch_norm<>, relu, weight_norm<dense<1>>>,
+    net<input<1, 6, 6>, conv2d<2, 3, 1, 1>, batch_norm<>, relu, conv2d<3, 3, 2, 1>, relu, flatten, dense<2>>,
+    net<input<2, 6, 6>, conv2d<3, 3, 1, 1>, relu, conv2d<4, 3, 1, 0>, global_avg_pool, dense<1>>,
+    net<input<2, 6, 6>, conv2d<3, 3, 1, 1>, batch_norm<affine::scale_shift>, relu, conv2d<4, 3, 1, 0>,
+        batch_norm<>, relu, global_avg_pool, dense<1>>,
+    net<input<1, 5, 5>, weight_norm<conv2d<2, 3, 1, 1>>, relu, flatten, weight_norm<dense<1>>>>;
+
+// 1, 0 or not_homogeneous from g (unscaled) and gc (one quantity scaled by 3); -2 if the
+// output is neither clearly one class nor clearly outside both (a test failure).
+inline int classify(const matrix<D>& g, const matrix<D>& gc) {
+  double d1 = 0, d3 = 0, n = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const double a = g.data()[i], b = gc.data()[i];
+    d1 += (b - a) * (b - a);
+    d3 += (b - 3 * a) * (b - 3 * a);
+    n += a * a;
+  }
+  const double r1 = std::sqrt(d1 / n), r3 = std::sqrt(d3 / n) / 3;
+  if (r1 < 1e-9) return 0;
+  if (r3 < 1e-9) return 1;
+  if (r1 > 1e-4 && r3 > 1e-4) return not_homogeneous;
+  return -2;
+}
+
+template <class Net>
+void set_eps_zero(Net& n) {
+  n.for_each_layer([](auto& l) {
+    if constexpr (requires { l.eps; }) l.eps = 0;
+  });
+}
+
+template <class Net>
+void check_against_measurement(std::size_t which) {
+  std::mt19937_64 rng(100 + which);
+  std::normal_distribution<double> nd;
+  auto base = std::make_unique<Net>();
+  for (auto* p : base->parameters())
+    for (auto& v : p->value) v = nd(rng);
+  set_eps_zero(*base);
+  matrix<D> x = matrix<D>::from_shape({16, Net::input_size});
+  for (auto& v : x) v = nd(rng);
+  const matrix<D> g = base->forward(x, mode::train);
+
+  // The input.
+  {
+    auto copy = std::make_unique<Net>(*base);
+    matrix<D> x3 = 3.0 * x;
+    BOOST_TEST(classify(g, copy->forward(x3, mode::train)) == Net::degree_in_input,
+               "net " << which << " (" << Net::signature() << "), input");
+  }
+  // Every parameter tensor of every layer.
+  auto visit = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
+    using L = typename Net::template layer_type<K>;
+    if constexpr (L::has_weights) {
+      std::size_t params = 0;
+      base->template layer<K>().for_each_param([&](parameter<D>&) { ++params; });
+      for (std::size_t j = 0; j < params; ++j) {
+        auto copy = std::make_unique<Net>(*base);
+        std::size_t i = 0;
+        param_role role{};
+        copy->template layer<K>().for_each_param([&](parameter<D>& p) {
+          if (i++ == j) {
+            p.value *= 3.0;
+            role = p.role;
+          }
+        });
+        // The degree of the layer's own output in this tensor, then composed with the
+        // later layers by the analysis's rule.
+        int own = L::weight_degree;
+        if (role == param_role::wn_direction) own = 0;
+        if (role == param_role::bn_shift) own = not_homogeneous;
+        int expected = own;
+        for (std::size_t k = K + 1; k < Net::layer_count; ++k)
+          expected = compose_degree(expected, Net::homogeneity.input_degree[k]);
+        if (role != param_role::wn_direction && role != param_role::bn_shift)
+          BOOST_TEST(expected == Net::homogeneity.output_degree_in_weights(K));
+        const int got = classify(g, copy->forward(x, mode::train));
+        BOOST_TEST(got == expected, "net " << which << " (" << Net::signature() << "), layer " << K + 1
+                                           << ", " << to_string(role) << ": measured " << got
+                                           << ", compile-time " << expected);
+      }
+    }
+  };
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    (visit(std::integral_constant<std::size_t, K>{}), ...);
+  }(std::make_index_sequence<Net::layer_count>{});
+}
+
+}  // namespace measured
+
+BOOST_AUTO_TEST_CASE(compile_time_degrees_match_measurement) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (measured::check_against_measurement<std::tuple_element_t<I, measured::table>>(I), ...);
+  }(std::make_index_sequence<std::tuple_size_v<measured::table>>{});
 }

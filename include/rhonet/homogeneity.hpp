@@ -19,8 +19,10 @@
 namespace rhonet {
 
 constexpr int compose_degree(int d, int e) {
-  if (d == 0 || e == 0) return 0;
-  if (d == not_homogeneous || e == not_homogeneous) return not_homogeneous;
+  if (d == 0) return 0;
+  if (d == not_homogeneous) return not_homogeneous;
+  if (e == 0) return 0;
+  if (e == not_homogeneous) return not_homogeneous;
   return d * e;
 }
 
