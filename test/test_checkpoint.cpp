@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(bn_net_round_trip_is_exact) {
 BOOST_AUTO_TEST_CASE(manifest_describes_everything) {
   saved_bn a;
   const nlohmann::json m = manifest_of(a.dir);
-  BOOST_TEST(m["format_version"] == 1);
+  BOOST_TEST(m["format_version"] == 2);
   BOOST_TEST(m["signature"].get<std::string>() == bn_net::signature());
   BOOST_TEST(m["dtype"] == "float32");
   BOOST_TEST(m["optimizer"]["step_count"] == 3);

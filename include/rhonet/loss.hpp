@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <variant>
 
 #include <rhonet/core/tensor.hpp>
 
@@ -177,6 +178,27 @@ T loss_value(const L& loss, const matrix<T>& out, const matrix<T>& target) {
 template <class L, class T>
 T loss_and_grad(const L& loss, const matrix<T>& out, const matrix<T>& target, matrix<T>& grad) {
   return loss.loss_and_grad(out, target, grad);
+}
+
+// The loss a trainer minimises and reports, chosen at run time: the square loss (targets +-1
+// for one output, one-hot rows otherwise) or cross-entropy.
+using training_loss = std::variant<square_loss, cross_entropy>;
+
+inline const char* loss_name(const training_loss& l) {
+  return std::holds_alternative<square_loss>(l) ? "square" : "cross_entropy";
+}
+inline reduction loss_reduction(const training_loss& l) {
+  return std::visit([](const auto& x) { return x.red; }, l);
+}
+
+template <class T>
+T loss_value(const training_loss& l, const matrix<T>& out, const matrix<T>& target) {
+  return std::visit([&](const auto& x) { return x.value(out, target); }, l);
+}
+
+template <class T>
+T loss_and_grad(const training_loss& l, const matrix<T>& out, const matrix<T>& target, matrix<T>& grad) {
+  return std::visit([&](const auto& x) { return x.loss_and_grad(out, target, grad); }, l);
 }
 
 // Number of misclassified samples.

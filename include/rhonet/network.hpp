@@ -116,6 +116,7 @@ class basic_network {
 
   static constexpr std::size_t layer_count = sizeof...(Specs);
   template <std::size_t I> using layer_type = std::tuple_element_t<I, layers_type>;
+  template <std::size_t I> using spec_type = std::tuple_element_t<I, std::tuple<Specs...>>;
   using in_shape = typename Input::shape_type;
   using out_shape = typename layer_type<layer_count - 1>::out_shape;
   static constexpr std::size_t input_size = in_shape::size;
@@ -156,6 +157,8 @@ class basic_network {
   }
 
   const matrix<T>& output() const { return std::get<layer_count>(acts_); }
+  // The input of the last forward pass (it must still be alive).
+  const matrix<T>& input() const { return *input_; }
   const matrix<T>& input_grad() const { return std::get<0>(grads_); }
   // Activation after layer I (0-based), from the last forward pass.
   template <std::size_t I> const matrix<T>& activation() const { return std::get<I + 1>(acts_); }

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <numbers>
 #include <set>
 #include <span>
@@ -44,6 +45,7 @@ struct sgd_options {
 template <class T>
 class sgd {
  public:
+  using value_type = T;
   // Buffers are allocated here, one per parameter (same shape as its value), and never
   // again: step() allocates nothing. The parameters must outlive the optimizer.
   explicit sgd(std::vector<parameter<T>*> params, sgd_options opt = {})
@@ -132,6 +134,48 @@ class sgd {
   // Number of step() calls so far; 0 means the next step initialises the buffers (buf = d).
   std::size_t step_count() const { return steps_; }
   void set_step_count(std::size_t n) { steps_ = n; }
+
+  // The optimizer's part of a checkpoint (io/checkpoint.hpp): its hyperparameters, step count
+  // and one momentum tensor per parameter. Loading restores lr and the step count; momentum,
+  // weight decay and nesterov must match this optimizer's (std::invalid_argument otherwise).
+  // Reader and Writer are the checkpoint's (a template, so this header needs no JSON).
+  template <class Writer>
+  void save_state(Writer& w) const {
+    w.put("optimizer", "type", std::string("sgd"));
+    w.put("optimizer", "step_count", std::uint64_t(steps_));
+    w.put("optimizer", "buffers_initialised", buffers_initialised());
+    w.put("optimizer", "lr", opt_.lr);
+    w.put("optimizer", "momentum", opt_.momentum);
+    w.put("optimizer", "weight_decay", opt_.weight_decay);
+    w.put("optimizer", "nesterov", opt_.nesterov);
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      w.tensor("momentum", params_[i]->name, "momentum", params_[i]->shape, buffers_[i].data(), buffers_[i].size());
+  }
+  template <class Reader>
+  void load_state(const Reader& r) {
+    if (!r.has_section("optimizer"))
+      r.fail("optimizer", "optimizer state (an optimizer was given to load_checkpoint)",
+             "none (saved without an optimizer)");
+    const std::string type = r.template get<std::string>("optimizer", "type");
+    if (type != "sgd") r.fail("optimizer", "optimizer type \"sgd\"", "\"" + type + "\"");
+    const std::size_t steps = r.template get<std::uint64_t>("optimizer", "step_count");
+    const double lr = r.template get<double>("optimizer", "lr");
+    if (!(lr >= 0)) r.fail("optimizer", "a learning rate >= 0", std::to_string(lr));
+    const double mu = r.template get<double>("optimizer", "momentum");
+    const double wd = r.template get<double>("optimizer", "weight_decay");
+    const bool nest = r.template get<bool>("optimizer", "nesterov");
+    if (opt_.momentum != mu || opt_.weight_decay != wd || opt_.nesterov != nest)
+      throw std::invalid_argument(
+          "rhonet::load_checkpoint: " + r.manifest() + ": the optimizer has momentum " + std::to_string(opt_.momentum) +
+          ", weight_decay " + std::to_string(opt_.weight_decay) + ", nesterov " + (opt_.nesterov ? "true" : "false") +
+          " but the checkpoint was saved with momentum " + std::to_string(mu) + ", weight_decay " +
+          std::to_string(wd) + ", nesterov " + (nest ? "true" : "false"));
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      r.tensor("momentum", params_[i]->name, params_[i]->shape, buffers_[i].data(), buffers_[i].size());
+    if (!r.applying()) return;
+    opt_.lr = lr;
+    steps_ = steps;
+  }
 
  private:
   void check_param(std::size_t i) const {

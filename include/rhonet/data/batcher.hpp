@@ -51,6 +51,7 @@ inline std::uint64_t uniform_below(std::mt19937_64& g, std::uint64_t n) {
 template <class T>
 class batcher {
  public:
+  using value_type = T;
   // Keeps a reference: `data` must outlive the batcher.
   batcher(const dataset<T>& data, batcher_options opt)
       : data_(&data), opt_(opt), rng_(opt.seed), order_(data.size()) {
@@ -115,6 +116,23 @@ class batcher {
     pos_ = 0;
     epoch_done_ = true;
     batch_size_ = 0;
+  }
+
+  // The batcher's part of a checkpoint (io/checkpoint.hpp), between epochs: state() as text.
+  template <class Writer>
+  void save_state(Writer& w) const {
+    w.put("batcher", "state", state());
+  }
+  template <class Reader>
+  void load_state(const Reader& r) {
+    const std::string text = r.template get<std::string>("batcher", "state");
+    batcher check(*this);
+    try {
+      check.restore_state(text);
+    } catch (const std::invalid_argument& e) {
+      r.fail("batcher", "a batcher state", e.what());
+    }
+    if (r.applying()) *this = check;
   }
 
   // Back to the state right after construction: the same seed gives the same batches again.

@@ -1,10 +1,15 @@
-// Checkpoints: a folder with one .npy per parameter, BN state buffer and SGD momentum buffer,
-// plus manifest.json (written last) describing them.
+// Checkpoints: a folder with one .npy per tensor of state (parameters, BN state buffers, SGD
+// momentum buffers, any component's own) plus manifest.json (written last) describing them.
 //
 //   save_checkpoint(dir, net, &opt, {{"epoch", 3}});       // opt may be nullptr
 //   nlohmann::json extra = load_checkpoint(dir, net, &opt);
 //   std::optional<path> p = latest_checkpoint(root);       // highest complete root/ckpt-<n>
 //   recover_checkpoints(root);                             // tidy up after a killed writer
+//
+// Composition: every stateful component saves and loads its own part through
+// checkpoint_writer / checkpoint_reader (below): the network its tensors, sgd its
+// hyperparameters, step count and momentum, the batcher its RNG, the trainer its epoch and
+// configuration. No component reads another's part and nothing is stored twice.
 //
 // Crash safety: everything is written (and fsynced) into the sibling `dir.tmp-<pid>`, the
 // manifest last; the folder is then renamed to `dir` (an existing `dir` is first renamed to
@@ -14,24 +19,24 @@
 // Values: a checkpoint holds only finite numbers; NaN or Inf in a tensor file is a data_error
 // naming the file and the byte offset, and nothing is loaded.
 //
-// Manifest (format_version 1):
-//   { "format": "rhonet-checkpoint", "format_version": 1, "signature": Net::signature(),
+// Manifest (format_version 2; version 1, which kept the trainer's state in "extra", loads too):
+//   { "format": "rhonet-checkpoint", "format_version": 2, "signature": Net::signature(),
 //     "dtype": "float32" | "float64", "npy_descr": "<f4" | "<f8",
-//     "tensors": [ {"file", "name", "kind": "parameter" | "buffer" | "momentum",
+//     "tensors": [ {"file", "name", "kind": "parameter" | "buffer" | "momentum" | ...,
 //                   "role": param role | "running_stat" | "momentum", "shape": [...]}, ... ],
 //     "optimizer": null | {"type": "sgd", "step_count", "buffers_initialised", "lr",
 //                          "momentum", "weight_decay", "nesterov"},
-//     "extra": <whatever the trainer passed> }
+//     "batcher": {"state"}, "trainer": {"epoch", "seconds", "config"}  (trainer checkpoints),
+//     "extra": <whatever the caller passed> }
 // Each .npy holds the tensor's logical shape (e.g. {out, in, k, k} for a conv kernel; the
 // value matrix is the same memory in row-major order). Momentum buffers have the logical
 // shape of their parameter.
 //
 // Loading checks, before overwriting anything: the manifest parses, its dtype is T's, its
 // signature equals Net::signature(), and every tensor file exists with dtype T, C order, the
-// expected shape and the exact size. All failures are rhonet::data_error naming the file,
-// expected and found. Values are then read into the existing tensors (no reallocation).
-// With an optimizer, its momentum, weight_decay and nesterov must match the saved ones
-// (std::invalid_argument otherwise); lr and step count are restored.
+// expected shape, the exact size and finite values. All failures are rhonet::data_error naming
+// the file, expected and found. With an optimizer, its momentum, weight_decay and nesterov
+// must match the saved ones (std::invalid_argument otherwise); lr and step count are restored.
 #pragma once
 
 #include <algorithm>
@@ -41,6 +46,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -64,7 +70,7 @@
 
 namespace rhonet {
 
-inline constexpr int checkpoint_format_version = 1;
+inline constexpr int checkpoint_format_version = 2;
 inline constexpr const char* checkpoint_manifest_name = "manifest.json";
 
 // root / "ckpt-<n>": the naming latest_checkpoint() looks for.
@@ -134,13 +140,253 @@ struct tensor_entry {
 }  // namespace detail::ckpt
 
 namespace detail::ckpt {
-// The bodies of save_checkpoint and load_checkpoint depend on the element type only, not on
-// the network type: one instantiation serves every network of a translation unit, which
-// keeps programs with many networks within the compile budget (docs/performance.md).
+// Where the data of a valid npy file starts (for error positions).
+inline std::uint64_t npy_data_offset_of(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return npy::read_header(in, file).data_offset;
+}
+}  // namespace detail::ckpt
+
+// Reads the manifest of a checkpoint folder (data_error if missing or malformed). Accepts
+// every format version this library can load (1 and 2).
+inline nlohmann::json read_checkpoint_manifest(const std::filesystem::path& dir) {
+  const std::string file = (dir / checkpoint_manifest_name).string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw data_error(file, 0, "a checkpoint manifest (manifest.json)", "no such file or unreadable");
+  if (in.peek() == std::char_traits<char>::eof())
+    throw data_error(file, 0, "a checkpoint manifest in valid JSON", "an empty file");
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw data_error(file, e.byte, "a checkpoint manifest in valid JSON", std::string("a parse error: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double (no position given)
+    throw data_error(file, 0, "a checkpoint manifest in valid JSON", std::string("an error: ") + e.what());
+  }
+  if (!m.is_object()) throw data_error(file, 0, "a JSON object as checkpoint manifest", std::string("a JSON ") + m.type_name());
+  using vt = nlohmann::json::value_t;
+  namespace ck = detail::ckpt;
+  const auto& fmt = ck::field(m, "format", vt::string, "string", file);
+  if (fmt.get<std::string>() != "rhonet-checkpoint")
+    throw data_error(file, 0, "format \"rhonet-checkpoint\"", fmt.dump());
+  const auto& ver = ck::field(m, "format_version", vt::number_unsigned, "integer", file);
+  if (ver.get<long long>() < 1 || ver.get<long long>() > checkpoint_format_version)
+    throw data_error(file, 0, "format_version 1 to " + std::to_string(checkpoint_format_version) +
+                                  " (this rhonet reads those; a newer rhonet wrote this checkpoint)",
+                     ver.dump());
+  return m;
+}
+
+// The composition of a checkpoint (docs/reliability.md): each stateful component (network,
+// optimizer, batcher, trainer, observers) writes its own part through a checkpoint_writer:
+// named scalars in a section of its own, and tensors, one .npy each; reading goes through a
+// checkpoint_reader in two passes (first everything is checked, then applied), so that a bad
+// checkpoint changes nothing. No component reads another's part.
 template <class T>
-void save(const std::filesystem::path& dir, const std::string& signature,
-          const std::vector<parameter<T>*>& params, const std::vector<state_buffer<T>*>& bufs,
-          const sgd<T>* opt, nlohmann::json extra) {
+class checkpoint_writer {
+ public:
+  explicit checkpoint_writer(std::filesystem::path folder) : folder_(std::move(folder)) {}
+
+  template <class V>
+  void put(const std::string& section, const std::string& key, const V& value) {
+    sections_[section][key] = value;
+  }
+  void put_section(const std::string& section, nlohmann::json value) { sections_[section] = std::move(value); }
+
+  // kind: parameter, buffer, momentum, or a component's own; name: unique within the kind.
+  void tensor(const std::string& kind, const std::string& name, const std::string& role,
+              const std::vector<std::size_t>& shape, const T* data, std::size_t n) {
+    namespace ck = detail::ckpt;
+    if (npy::element_count(shape) != n)
+      throw std::logic_error("rhonet::save_checkpoint: tensor '" + name + "' has logical shape " +
+                             ck::shape_str(shape) + " but " + std::to_string(n) + " values");
+    const std::string file = kind + "-" + ck::index_str(count_[kind]++) + "-" + ck::file_stem(name) + ".npy";
+    npy::write<T>((folder_ / file).string(), data, shape);
+    tensors_.push_back({{"file", file}, {"name", name}, {"kind", kind}, {"role", role}, {"shape", shape}});
+  }
+
+  const nlohmann::json& sections() const { return sections_; }
+  const nlohmann::json& tensors() const { return tensors_; }
+
+ private:
+  std::filesystem::path folder_;
+  nlohmann::json sections_ = nlohmann::json::object(), tensors_ = nlohmann::json::array();
+  std::map<std::string, std::size_t> count_;
+};
+
+template <class T>
+class checkpoint_reader {
+ public:
+  // Parses and checks the manifest: format, version, element type, and (when `signature` is
+  // not empty) that it is a checkpoint of that network.
+  checkpoint_reader(const std::filesystem::path& dir, const std::string& signature);
+
+  const std::string& manifest() const { return mfile_; }
+  const std::filesystem::path& folder() const { return dir_; }
+  // False in the checking pass, true in the applying pass: a component assigns its state
+  // only when applying.
+  bool applying() const { return applying_; }
+  void set_applying(bool a) { applying_ = a; }
+
+  bool has_section(const std::string& section) const {
+    return m_.contains(section) && m_[section].is_object();
+  }
+  const nlohmann::json& section(const std::string& section) const {
+    if (!has_section(section)) fail(section, "a section '" + section + "' (an object)", "none");
+    return m_[section];
+  }
+  // A scalar of a section, with its JSON type checked (std::string, bool, double, integers).
+  template <class V>
+  V get(const std::string& section, const std::string& key) const;
+  [[noreturn]] void fail(const std::string& where, const std::string& expected, const std::string& found) const {
+    throw data_error(mfile_, 0, expected, found, where);
+  }
+
+  // Checking pass: the tensor's file exists, has dtype T, C order, the expected shape, the
+  // exact size and finite values (read into scratch). Applying pass: copied into `out`.
+  void tensor(const std::string& kind, const std::string& name, const std::vector<std::size_t>& shape, T* out,
+              std::size_t n) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::string mfile_;
+  nlohmann::json m_;
+  std::map<std::pair<std::string, std::string>, detail::ckpt::tensor_entry> entries_;
+  mutable std::map<std::pair<std::string, std::string>, std::vector<T>> loaded_;
+  bool applying_ = false;
+};
+
+template <class T>
+checkpoint_reader<T>::checkpoint_reader(const std::filesystem::path& dir, const std::string& signature)
+    : dir_(dir), mfile_((dir / checkpoint_manifest_name).string()), m_(read_checkpoint_manifest(dir)) {
+  namespace ck = detail::ckpt;
+  using vt = nlohmann::json::value_t;
+  const std::string dtype = ck::field(m_, "dtype", vt::string, "string", mfile_).get<std::string>();
+  if (dtype != ck::dtype_name<T>())
+    throw data_error(mfile_, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
+                                    "') of the network being loaded, " + signature,
+                     "element type " + dtype + " (checkpoint of " +
+                         (m_.contains("signature") ? m_["signature"].dump() : std::string("?")) + ")");
+  const std::string sig = ck::field(m_, "signature", vt::string, "string", mfile_).get<std::string>();
+  if (!signature.empty() && sig != signature)
+    throw data_error(mfile_, 0, "a checkpoint of the network being loaded, " + signature, "a checkpoint of " + sig);
+  const auto& tensors = ck::field(m_, "tensors", vt::array, "array", mfile_);
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    const std::string where = "tensors[" + std::to_string(i) + "]";
+    if (!t.is_object()) throw data_error(mfile_, 0, "an object", std::string("a JSON ") + t.type_name(), where);
+    ck::tensor_entry e;
+    e.file = ck::field(t, "file", vt::string, "string", mfile_, where).get<std::string>();
+    e.name = ck::field(t, "name", vt::string, "string", mfile_, where).get<std::string>();
+    e.kind = ck::field(t, "kind", vt::string, "string", mfile_, where).get<std::string>();
+    if (e.file.empty() || e.file.find('/') != std::string::npos || e.file == "." || e.file == "..")
+      throw data_error(mfile_, 0, "a plain file name inside the checkpoint folder", "\"" + e.file + "\"", where);
+    entries_[{e.kind, e.name}] = e;
+  }
+  // Format 1 kept the trainer's and the batcher's state in "extra": map them to their parts.
+  if (m_["format_version"].get<long long>() == 1 && m_.contains("extra") && m_["extra"].is_object()) {
+    const nlohmann::json& x = m_["extra"];
+    if (x.contains("batcher")) m_["batcher"] = {{"state", x["batcher"]}};
+    if (x.contains("epoch")) {
+      nlohmann::json t = {{"epoch", x["epoch"]}, {"config", nlohmann::json::object()}};
+      if (x.contains("seconds")) t["seconds"] = x["seconds"];
+      for (const char* k : {"seed", "batch", "train_samples", "drop_last"})
+        if (x.contains(k)) t["config"][k] = x[k];
+      m_["trainer"] = t;
+    }
+  }
+}
+
+template <class T>
+template <class V>
+V checkpoint_reader<T>::get(const std::string& sec, const std::string& key) const {
+  namespace ck = detail::ckpt;
+  using vt = nlohmann::json::value_t;
+  const nlohmann::json& s = section(sec);
+  if constexpr (std::is_same_v<V, std::string>)
+    return ck::field(s, key.c_str(), vt::string, "string", mfile_, sec).template get<V>();
+  else if constexpr (std::is_same_v<V, bool>)
+    return ck::field(s, key.c_str(), vt::boolean, "boolean", mfile_, sec).template get<V>();
+  else if constexpr (std::is_floating_point_v<V>)
+    return ck::field(s, key.c_str(), vt::number_float, "number", mfile_, sec).template get<V>();
+  else
+    return ck::field(s, key.c_str(), vt::number_unsigned, "non-negative integer", mfile_, sec).template get<V>();
+}
+
+template <class T>
+void checkpoint_reader<T>::tensor(const std::string& kind, const std::string& name,
+                                  const std::vector<std::size_t>& shape, T* out, std::size_t n) const {
+  namespace ck = detail::ckpt;
+  const std::pair<std::string, std::string> key{kind, name};
+  if (applying_) {
+    const auto& v = loaded_.at(key);
+    std::copy(v.begin(), v.end(), out);
+    return;
+  }
+  const auto it = entries_.find(key);
+  if (it == entries_.end())
+    throw data_error(mfile_, 0, "a tensor entry of kind '" + kind + "' named '" + name + "'", "none");
+  if (npy::element_count(shape) != n)
+    throw std::logic_error("rhonet::load_checkpoint: tensor '" + name + "' has logical shape " +
+                           ck::shape_str(shape) + " but " + std::to_string(n) + " values");
+  const std::string file = (dir_ / it->second.file).string();
+  const std::string what = kind + " '" + name + "'";
+  {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw data_error(file, 0, "the npy file of " + what + " listed in " + mfile_, "no such file or unreadable");
+    const npy::header h = npy::read_header(in, file);
+    if (h.descr != npy::descr<T>())
+      throw data_error(file, h.dict_offset, std::string("dtype '") + npy::descr<T>() + "' for " + what,
+                       "dtype '" + h.descr + "'", "npy header");
+    if (h.shape != shape)
+      throw data_error(file, h.dict_offset, "shape " + ck::shape_str(shape) + " for " + what,
+                       "shape " + ck::shape_str(h.shape), "npy header");
+  }
+  std::vector<T> values(n);
+  npy::read_into<T>(file, values.data(), shape, what);
+  if (const std::size_t k = first_non_finite(values.data(), n); k != n)
+    throw data_error(file, ck::npy_data_offset_of(file) + k * sizeof(T), "finite values for " + what,
+                     non_finite_name(values[k]) + " at element " + std::to_string(k), "npy data");
+  loaded_[key] = std::move(values);
+}
+
+namespace detail::ckpt {
+
+// One stateful component's part of a checkpoint.
+template <class T>
+struct part {
+  std::function<void(checkpoint_writer<T>&)> save;
+  std::function<void(const checkpoint_reader<T>&)> load;
+};
+
+// The network's part: its signature, parameters and state buffers.
+template <class T>
+part<T> network_part(const std::vector<parameter<T>*>& params, const std::vector<state_buffer<T>*>& bufs) {
+  return {[params, bufs](checkpoint_writer<T>& w) {
+            for (const parameter<T>* p : params)
+              w.tensor("parameter", p->name, to_string(p->role), p->shape, p->value.data(), p->value.size());
+            for (const state_buffer<T>* b : bufs)
+              w.tensor("buffer", b->name, "running_stat", b->shape, b->value.data(), b->value.size());
+          },
+          [params, bufs](const checkpoint_reader<T>& r) {
+            for (parameter<T>* p : params) r.tensor("parameter", p->name, p->shape, p->value.data(), p->value.size());
+            for (state_buffer<T>* b : bufs) r.tensor("buffer", b->name, b->shape, b->value.data(), b->value.size());
+          }};
+}
+
+// A component with save_state / load_state (a const one can only be saved).
+template <class C, class T = typename C::value_type>
+part<T> part_of(C& component) {
+  part<T> p{[&component](checkpoint_writer<T>& w) { component.save_state(w); }, {}};
+  if constexpr (!std::is_const_v<C>) p.load = [&component](const checkpoint_reader<T>& r) { component.load_state(r); };
+  return p;
+}
+
+// Writes the parts into `dir` (crash-safe: a sibling temporary folder, the manifest last,
+// then renamed into place; an existing checkpoint at `dir` is replaced atomically).
+template <class T>
+void save(const std::filesystem::path& dir, const std::string& signature, const std::vector<part<T>>& parts,
+          nlohmann::json extra) {
   namespace fs = std::filesystem;
   namespace ck = detail::ckpt;
   const fs::path d = ck::normalised(dir);
@@ -151,45 +397,17 @@ void save(const std::filesystem::path& dir, const std::string& signature,
   fs::remove_all(tmp);
   fs::create_directory(tmp);
   try {
-    nlohmann::json tensors = nlohmann::json::array();
-    auto add = [&](const std::string& prefix, std::size_t i, const std::string& name, const std::string& kind,
-                   const std::string& role, const std::vector<std::size_t>& shape, const T* data, std::size_t n) {
-      if (npy::element_count(shape) != n)
-        throw std::logic_error("rhonet::save_checkpoint: tensor '" + name + "' has logical shape " +
-                               ck::shape_str(shape) + " but " + std::to_string(n) + " values");
-      const std::string file = prefix + "-" + ck::index_str(i) + "-" + ck::file_stem(name) + ".npy";
-      npy::write<T>((tmp / file).string(), data, shape);
-      tensors.push_back({{"file", file}, {"name", name}, {"kind", kind}, {"role", role}, {"shape", shape}});
-    };
-    for (std::size_t i = 0; i < params.size(); ++i)
-      add("param", i, params[i]->name, "parameter", to_string(params[i]->role), params[i]->shape,
-          params[i]->value.data(), params[i]->value.size());
-    for (std::size_t i = 0; i < bufs.size(); ++i)
-      add("buffer", i, bufs[i]->name, "buffer", "running_stat", bufs[i]->shape, bufs[i]->value.data(),
-          bufs[i]->value.size());
-    nlohmann::json optimizer = nullptr;
-    if (opt) {
-      const auto& ps = opt->parameters();
-      const auto mb = opt->buffers();
-      for (std::size_t i = 0; i < ps.size(); ++i)
-        add("momentum", i, ps[i]->name, "momentum", "momentum", ps[i]->shape, mb[i].data(), mb[i].size());
-      const sgd_options& o = opt->options();
-      optimizer = {{"type", "sgd"},
-                   {"step_count", opt->step_count()},
-                   {"buffers_initialised", opt->buffers_initialised()},
-                   {"lr", o.lr},
-                   {"momentum", o.momentum},
-                   {"weight_decay", o.weight_decay},
-                   {"nesterov", o.nesterov}};
-    }
+    checkpoint_writer<T> w(tmp);
+    for (const part<T>& p : parts) p.save(w);
     nlohmann::json manifest = {{"format", "rhonet-checkpoint"},
                                {"format_version", checkpoint_format_version},
                                {"signature", signature},
                                {"dtype", ck::dtype_name<T>()},
                                {"npy_descr", npy::descr<T>()},
-                               {"tensors", std::move(tensors)},
-                               {"optimizer", std::move(optimizer)},
+                               {"tensors", w.tensors()},
+                               {"optimizer", nullptr},
                                {"extra", std::move(extra)}};
+    for (const auto& [name, section] : w.sections().items()) manifest[name] = section;
     write_file_synced(tmp / checkpoint_manifest_name, {manifest.dump(2) + "\n"});
     fsync_path(tmp, true);
   } catch (...) {
@@ -214,176 +432,40 @@ void save(const std::filesystem::path& dir, const std::string& signature,
   fsync_path(d.has_parent_path() ? d.parent_path() : fs::path("."), true);
   if (replacing) fs::remove_all(old);
 }
+
+// Loads the parts from `dir`: every part is checked first, then every part applied. Returns
+// the manifest's "extra".
+template <class T>
+nlohmann::json load(const std::filesystem::path& dir, const std::string& signature, const std::vector<part<T>>& parts) {
+  checkpoint_reader<T> r(dir, signature);
+  for (const part<T>& p : parts) p.load(r);
+  r.set_applying(true);
+  for (const part<T>& p : parts) p.load(r);
+  return r.has_section("extra") ? r.section("extra") : nlohmann::json::object();
+}
+
 }  // namespace detail::ckpt
 
-// Writes a checkpoint of `net` (and `opt`, if not null) with the trainer's `extra` JSON into
+// Writes a checkpoint of `net` (and `opt`, if not null) with the caller's `extra` JSON into
 // the folder `dir` (created, or atomically replaced). Throws std::system_error on I/O errors;
 // on failure the temporary folder is removed and an existing checkpoint at `dir` is kept.
 template <class Net>
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
                      nlohmann::json extra = nlohmann::json::object()) {
-  detail::ckpt::save<typename Net::value_type>(dir, Net::signature(), net.parameters(), net.buffers(), opt,
-                                               std::move(extra));
+  using T = typename Net::value_type;
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
+  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
 }
-
-namespace detail::ckpt {
-// Where the data of a valid npy file starts (for error positions).
-inline std::uint64_t npy_data_offset_of(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  return npy::read_header(in, file).data_offset;
-}
-}  // namespace detail::ckpt
-
-// Reads the manifest of a checkpoint folder (data_error if missing or malformed).
-inline nlohmann::json read_checkpoint_manifest(const std::filesystem::path& dir) {
-  const std::string file = (dir / checkpoint_manifest_name).string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw data_error(file, 0, "a checkpoint manifest (manifest.json)", "no such file or unreadable");
-  if (in.peek() == std::char_traits<char>::eof())
-    throw data_error(file, 0, "a checkpoint manifest in valid JSON", "an empty file");
-  nlohmann::json m;
-  try {
-    m = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw data_error(file, e.byte, "a checkpoint manifest in valid JSON", std::string("a parse error: ") + e.what());
-  } catch (const nlohmann::json::exception& e) {  // e.g. a number beyond double (no position given)
-    throw data_error(file, 0, "a checkpoint manifest in valid JSON", std::string("an error: ") + e.what());
-  }
-  if (!m.is_object()) throw data_error(file, 0, "a JSON object as checkpoint manifest", std::string("a JSON ") + m.type_name());
-  using vt = nlohmann::json::value_t;
-  namespace ck = detail::ckpt;
-  const auto& fmt = ck::field(m, "format", vt::string, "string", file);
-  if (fmt.get<std::string>() != "rhonet-checkpoint")
-    throw data_error(file, 0, "format \"rhonet-checkpoint\"", fmt.dump());
-  const auto& ver = ck::field(m, "format_version", vt::number_unsigned, "integer", file);
-  if (ver.get<long long>() != checkpoint_format_version)
-    throw data_error(file, 0, "format_version " + std::to_string(checkpoint_format_version), ver.dump());
-  return m;
-}
-
-namespace detail::ckpt {
-template <class T>
-nlohmann::json load(const std::filesystem::path& dir, const std::string& signature,
-                    const std::vector<parameter<T>*>& params, const std::vector<state_buffer<T>*>& bufs,
-                    sgd<T>* opt) {
-  namespace fs = std::filesystem;
-  namespace ck = detail::ckpt;
-  using vt = nlohmann::json::value_t;
-  const nlohmann::json m = read_checkpoint_manifest(dir);
-  const std::string mfile = (dir / checkpoint_manifest_name).string();
-
-  const std::string dtype = ck::field(m, "dtype", vt::string, "string", mfile).get<std::string>();
-  if (dtype != ck::dtype_name<T>())
-    throw data_error(mfile, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
-                                   "') of the network being loaded, " + signature,
-                     "element type " + dtype + " (checkpoint of " +
-                         (m.contains("signature") ? m["signature"].dump() : std::string("?")) + ")");
-  const std::string sig = ck::field(m, "signature", vt::string, "string", mfile).get<std::string>();
-  if (sig != signature)
-    throw data_error(mfile, 0, "a checkpoint of the network being loaded, " + signature,
-                     "a checkpoint of " + sig);
-
-  // Index the tensor entries by kind and name.
-  std::map<std::pair<std::string, std::string>, ck::tensor_entry> entries;
-  const auto& tensors = ck::field(m, "tensors", vt::array, "array", mfile);
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const auto& t = tensors[i];
-    const std::string where = "tensors[" + std::to_string(i) + "]";
-    if (!t.is_object()) throw data_error(mfile, 0, "an object", std::string("a JSON ") + t.type_name(), where);
-    ck::tensor_entry e;
-    e.file = ck::field(t, "file", vt::string, "string", mfile, where).get<std::string>();
-    e.name = ck::field(t, "name", vt::string, "string", mfile, where).get<std::string>();
-    e.kind = ck::field(t, "kind", vt::string, "string", mfile, where).get<std::string>();
-    if (e.file.empty() || e.file.find('/') != std::string::npos || e.file == "." || e.file == "..")
-      throw data_error(mfile, 0, "a plain file name inside the checkpoint folder", "\"" + e.file + "\"", where);
-    entries[{e.kind, e.name}] = e;
-  }
-
-  struct job {
-    std::string file, what;
-    std::vector<std::size_t> shape;
-    T* out;
-    std::size_t n;
-  };
-  std::vector<job> jobs;
-  auto plan = [&](const std::string& kind, const std::string& name, const std::vector<std::size_t>& shape, T* out,
-                  std::size_t n) {
-    auto it = entries.find({kind, name});
-    if (it == entries.end())
-      throw data_error(mfile, 0, "a tensor entry of kind '" + kind + "' named '" + name + "'", "none");
-    if (npy::element_count(shape) != n)
-      throw std::logic_error("rhonet::load_checkpoint: tensor '" + name + "' has logical shape " +
-                             ck::shape_str(shape) + " but " + std::to_string(n) + " values");
-    jobs.push_back({(dir / it->second.file).string(), kind + " '" + name + "'", shape, out, n});
-  };
-  for (parameter<T>* p : params) plan("parameter", p->name, p->shape, p->value.data(), p->value.size());
-  for (state_buffer<T>* b : bufs) plan("buffer", b->name, b->shape, b->value.data(), b->value.size());
-
-  const auto& optj = m.contains("optimizer") ? m["optimizer"] : nlohmann::json(nullptr);
-  std::size_t steps = 0;
-  double lr = 0;
-  if (opt) {
-    if (!optj.is_object())
-      throw data_error(mfile, 0, "optimizer state (an optimizer was given to load_checkpoint)",
-                       optj.is_null() ? "none (saved without an optimizer)" : optj.dump());
-    const std::string type = ck::field(optj, "type", vt::string, "string", mfile, "optimizer").get<std::string>();
-    if (type != "sgd") throw data_error(mfile, 0, "optimizer type \"sgd\"", "\"" + type + "\"", "optimizer");
-    steps = ck::field(optj, "step_count", vt::number_unsigned, "integer", mfile, "optimizer").get<std::size_t>();
-    lr = ck::field(optj, "lr", vt::number_float, "number", mfile, "optimizer").get<double>();
-    if (!(lr >= 0)) throw data_error(mfile, 0, "a learning rate >= 0", std::to_string(lr), "optimizer");
-    const double mu = ck::field(optj, "momentum", vt::number_float, "number", mfile, "optimizer").get<double>();
-    const double wd = ck::field(optj, "weight_decay", vt::number_float, "number", mfile, "optimizer").get<double>();
-    const bool nest = ck::field(optj, "nesterov", vt::boolean, "boolean", mfile, "optimizer").get<bool>();
-    const sgd_options& o = opt->options();
-    if (o.momentum != mu || o.weight_decay != wd || o.nesterov != nest)
-      throw std::invalid_argument(
-          "rhonet::load_checkpoint: " + mfile + ": the optimizer has momentum " + std::to_string(o.momentum) +
-          ", weight_decay " + std::to_string(o.weight_decay) + ", nesterov " + (o.nesterov ? "true" : "false") +
-          " but the checkpoint was saved with momentum " + std::to_string(mu) + ", weight_decay " +
-          std::to_string(wd) + ", nesterov " + (nest ? "true" : "false"));
-    const auto& ps = opt->parameters();
-    const auto mb = opt->buffers();
-    for (std::size_t i = 0; i < ps.size(); ++i) plan("momentum", ps[i]->name, ps[i]->shape, mb[i].data(), mb[i].size());
-  }
-
-  // Validate every file before overwriting anything.
-  for (const job& j : jobs) {
-    std::ifstream in(j.file, std::ios::binary);
-    if (!in) throw data_error(j.file, 0, "the npy file of " + j.what + " listed in " + mfile, "no such file or unreadable");
-    const npy::header h = npy::read_header(in, j.file);
-    if (h.descr != npy::descr<T>())
-      throw data_error(j.file, h.dict_offset, std::string("dtype '") + npy::descr<T>() + "' for " + j.what,
-                       "dtype '" + h.descr + "'", "npy header");
-    if (h.shape != j.shape)
-      throw data_error(j.file, h.dict_offset, "shape " + ck::shape_str(j.shape) + " for " + j.what,
-                       "shape " + ck::shape_str(h.shape), "npy header");
-  }
-  // Read everything into scratch space and check the values (a checkpoint never holds NaN
-  // or Inf: the trainer saves only finite states), so a bad file leaves the net untouched.
-  std::vector<std::vector<T>> values(jobs.size());
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const job& j = jobs[i];
-    values[i].resize(j.n);
-    npy::read_into<T>(j.file, values[i].data(), j.shape, j.what);
-    if (const std::size_t k = first_non_finite(values[i].data(), j.n); k != j.n)
-      throw data_error(j.file, ck::npy_data_offset_of(j.file) + k * sizeof(T), "finite values for " + j.what,
-                       non_finite_name(values[i][k]) + " at element " + std::to_string(k), "npy data");
-  }
-  for (std::size_t i = 0; i < jobs.size(); ++i) std::copy(values[i].begin(), values[i].end(), jobs[i].out);
-
-  if (opt) {
-    opt->set_lr(lr);
-    opt->set_step_count(steps);
-  }
-  return m.contains("extra") ? m["extra"] : nlohmann::json::object();
-}
-}  // namespace detail::ckpt
 
 // Loads a checkpoint written by save_checkpoint into `net` (and `opt`, if not null) and
 // returns the `extra` JSON saved with it. See the header comment for the checks.
 template <class Net>
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
-  return detail::ckpt::load<typename Net::value_type>(dir, Net::signature(), net.parameters(), net.buffers(), opt);
+  using T = typename Net::value_type;
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
+  return detail::ckpt::load<T>(dir, Net::signature(), parts);
 }
 
 namespace detail::ckpt {

@@ -1,5 +1,6 @@
 // observe_margins: the statistics of the margins m_n = y_n f_n (f_n = g(x_n) / rho) and the
-// norm equilibrium of the paper's dynamics.
+// norm equilibrium of the paper's dynamics; observe_multiclass_margins: the same for C
+// outputs with one-hot targets, m_n = f_{n,y_n} - max_{c != y_n} f_{n,c}.
 //   min, max, mean, stddev (population, 1/N), cv = std / mean
 //   quantiles[k] = the k % quantile, k = 0..100, linear interpolation between order
 //                  statistics (numpy's default: position k/100 * (N - 1))
@@ -88,10 +89,11 @@ inline void margins(std::span<const double> y, std::span<const double> f, std::v
   for (std::size_t n = 0; n < y.size(); ++n) out[n] = y[n] * f[n];
 }
 
-// `scratch` holds the sorted margins afterwards (reuse it to avoid allocation).
-inline margin_observation observe_margins(std::span<const double> y, std::span<const double> f,
-                                          double rho, double lambda, std::vector<double>& scratch) {
-  margins(y, f, scratch);
+// The statistics of given margins (`scratch`, sorted afterwards) with the sums that define
+// rho_eq: sum_yf = sum_n <y_n, f_n>, sum_f2 = sum_n ||f_n||^2, sum_abs_f = sum_n ||f_n||.
+// The binary and multi-class observers share it.
+inline margin_observation margin_statistics(std::vector<double>& scratch, double sum_yf, double sum_f2,
+                                            double sum_abs_f, double rho, double lambda) {
   margin_observation o;
   const std::size_t N = scratch.size();
   o.count = N;
@@ -101,22 +103,18 @@ inline margin_observation observe_margins(std::span<const double> y, std::span<c
     o.quantiles.fill(nan);
     return o;
   }
-  double s = 0, sa = 0, s2 = 0;
-  for (std::size_t n = 0; n < N; ++n) {
-    s += scratch[n];
-    sa += std::abs(f[n]);
-    s2 += f[n] * f[n];
-  }
-  o.sum_yf = s;
-  o.sum_f2 = s2;
+  double s = 0;
+  for (double m : scratch) s += m;
+  o.sum_yf = sum_yf;
+  o.sum_f2 = sum_f2;
   o.mean = s / double(N);
-  o.mean_abs_f = sa / double(N);
+  o.mean_abs_f = sum_abs_f / double(N);
   double v = 0;
   for (double m : scratch) v += (m - o.mean) * (m - o.mean);
   o.stddev = std::sqrt(v / double(N));
   o.cv = o.stddev / o.mean;
-  o.rho_eq = s / (lambda + s2);
-  o.rho_eq0 = s / s2;
+  o.rho_eq = sum_yf / (lambda + sum_f2);
+  o.rho_eq0 = sum_yf / sum_f2;
   o.rho_margin_mean = rho * o.mean;
   std::sort(scratch.begin(), scratch.end());
   o.min = scratch.front();
@@ -126,6 +124,47 @@ inline margin_observation observe_margins(std::span<const double> y, std::span<c
   o.quantiles.front() = o.min;
   o.quantiles.back() = o.max;
   return o;
+}
+
+// Binary margins y_n f_n. `scratch` holds the sorted margins afterwards (reuse it to avoid
+// allocation).
+inline margin_observation observe_margins(std::span<const double> y, std::span<const double> f,
+                                          double rho, double lambda, std::vector<double>& scratch) {
+  margins(y, f, scratch);
+  double s = 0, sa = 0, s2 = 0;
+  for (std::size_t n = 0; n < scratch.size(); ++n) {
+    s += scratch[n];
+    sa += std::abs(f[n]);
+    s2 += f[n] * f[n];
+  }
+  return margin_statistics(scratch, s, s2, sa, rho, lambda);
+}
+
+// Multi-class margins from outputs g (N x C, row-major) and class ids: with f_n = g_n / rho
+// and one-hot y_n, the margin is f_{n, y_n} - max_{c != y_n} f_{n, c}; sum_yf = sum_n f_{n, y_n},
+// sum_f2 = sum_n ||f_n||^2 and mean_abs_f is the mean of ||f_n||.
+template <class T>
+margin_observation observe_multiclass_margins(const T* g, std::size_t N, std::size_t C, std::span<const int> cls,
+                                              double rho, double lambda, std::vector<double>& scratch) {
+  if (cls.size() != N) throw std::invalid_argument("rhonet::observe_multiclass_margins: one class per row");
+  scratch.resize(N);
+  double s = 0, sa = 0, s2 = 0;
+  for (std::size_t n = 0; n < N; ++n) {
+    const T* row = g + n * C;
+    const std::size_t y = std::size_t(cls[n]);
+    double other = -std::numeric_limits<double>::infinity(), sq = 0;
+    for (std::size_t c = 0; c < C; ++c) {
+      const double fc = double(row[c]) / rho;
+      sq += fc * fc;
+      if (c != y) other = std::max(other, fc);
+    }
+    const double fy = double(row[y]) / rho;
+    scratch[n] = fy - other;
+    s += fy;
+    s2 += sq;
+    sa += std::sqrt(sq);
+  }
+  return margin_statistics(scratch, s, s2, sa, rho, lambda);
 }
 
 inline margin_observation observe_margins(std::span<const double> y, std::span<const double> f,

@@ -1,20 +1,22 @@
 // Neural collapse (Papyan, Han, Donoho 2020) on the features h_n entering the last layer.
 //
 // General form, C classes with ids in [0, C):
-//   mu_c   class means; mu_G = (1/C) sum_c mu_c (the mean of the class means, equal to the
-//          global mean for balanced classes); M = [mu_c - mu_G] (F x C)
+//   mu_c   class means; mu_G = (1/N) sum_n h_n, the global mean over all samples (Papyan et
+//          al.; it equals the mean of the class means only for balanced classes);
+//          M = [mu_c - mu_G] (F x C)
 //   Sigma_W = (1/N) sum_n (h_n - mu_{c(n)})(h_n - mu_{c(n)})^T,  Sigma_B = M M^T / C
 //   nc1    = Tr(Sigma_W Sigma_B^+) / C, computed in the C x C space:
 //            Sigma_B^+ = C M G^+ G^+ M^T with G = M^T M, so nc1 = Tr(G^+ G^+ M^T Sigma_W M)
 //            (never an F x F matrix; G^+ by a symmetric eigen-decomposition)
-//   nc2    = std / mean of ||mu_c - mu_G|| (population std; exactly 0 for C = 2 by the choice
-//            of mu_G); nc2_cos = mean over c != c' of |cos(mu_c - mu_G, mu_c' - mu_G) + 1/(C-1)|
+//   nc2    = std / mean of ||mu_c - mu_G|| (population std; 0 for C = 2 with balanced
+//            classes); nc2_cos = mean over c != c' of |cos(mu_c - mu_G, mu_c' - mu_G) + 1/(C-1)|
 //            (0 for C = 2); nc2_w = std / mean of ||w_c|| when classifier rows are given
 //   nc3    = || W^T / ||W||_F - M / ||M||_F ||_F when classifier rows W (C x F) are given
 //   nc4    = fraction of samples whose nearest class mean (Euclidean) differs from the
 //            network's decision
 // Binary form (neural_collapse_binary), y_n in {-1, +1}: class 0 = +1, class 1 = -1,
-//   D = mu_{+1} - mu_{-1}; nc1 reduces to 2 D^T Sigma_W D / ||D||^4 for balanced classes;
+//   D = mu_{+1} - mu_{-1}; nc1 reduces to D^T Sigma_W D / ((a^2 + b^2) ||D||^4) with a, b the
+//   class fractions (2 D^T Sigma_W D / ||D||^4 for balanced classes);
 //   nc3 = 1 - cos(w, D) for the binary classifier w (the last layer's row for one output,
 //   W_0 - W_1 for two); the network's decision is sign(s_n) (s_n <= 0 counts as -1).
 // Quantities that cannot be computed (an empty class, no classifier) are NaN.
@@ -143,10 +145,9 @@ nc_observation neural_collapse(const matrix<T>& h, std::span<const int> cls, std
   }
   for (std::size_t c = 0; c < C; ++c) {
     if (count[c] == 0) return o;
+    for (std::size_t i = 0; i < F; ++i) muG[i] += mu[c * F + i] / double(N);
     for (std::size_t i = 0; i < F; ++i) mu[c * F + i] /= double(count[c]);
   }
-  for (std::size_t c = 0; c < C; ++c)
-    for (std::size_t i = 0; i < F; ++i) muG[i] += mu[c * F + i] / double(C);
   std::vector<double> Mt(C * F);  // row c = mu_c - mu_G
   for (std::size_t c = 0; c < C; ++c)
     for (std::size_t i = 0; i < F; ++i) Mt[c * F + i] = mu[c * F + i] - muG[i];

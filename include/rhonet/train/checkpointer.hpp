@@ -1,0 +1,40 @@
+// checkpointer: after every `every`-th epoch (and the last), root/ckpt-<epoch> holds the
+// state of every component (trainer::save_checkpoint), so that a resumed run continues
+// bit-identically; the newest `keep` are kept (0: all). It saves at the checkpoint phase,
+// after the epoch's observation has been recorded (docs/reliability.md).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <stdexcept>
+
+#include <rhonet/io/checkpoint.hpp>
+#include <rhonet/train/trainer.hpp>
+
+namespace rhonet {
+
+template <class T>
+class checkpointer final : public run_observer<T> {
+ public:
+  checkpointer(std::filesystem::path root, std::size_t every = 1, std::size_t keep = 2)
+      : root_(std::move(root)), every_(every), keep_(keep) {
+    if (every_ == 0) throw std::invalid_argument("rhonet::checkpointer: every must be positive");
+  }
+
+  void on_checkpoint(trainer<T>& t, std::size_t epoch) override {
+    if (epoch % every_ != 0 && epoch != t.options().epochs) return;
+    const std::filesystem::path dir = checkpoint_path(root_, epoch);
+    t.save_checkpoint(dir);
+    if (keep_ > 0) {
+      auto all = list_checkpoints(root_);
+      for (std::size_t i = 0; i + keep_ < all.size(); ++i)
+        if (all[i].second != dir) std::filesystem::remove_all(all[i].second);
+    }
+  }
+
+ private:
+  std::filesystem::path root_;
+  std::size_t every_, keep_;
+};
+
+}  // namespace rhonet

@@ -1,0 +1,409 @@
+// trainer<T>: the training loop as an object with named phases, and run_observer<T>, what
+// subscribes to them (docs/architecture.md, "The top floor").
+//
+//   rhonet::model_of<my_net> m(*net);
+//   rhonet::trainer<float> t(m, train_set, {.epochs = 30, .batch = 128, .sgd = {...}});
+//   t.add(std::make_unique<rhonet::fault_guard<float>>());
+//   t.add(std::make_unique<rhonet::paper_observables<float>>(test_set));
+//   t.add(std::make_unique<rhonet::csv_log<float>>("out/run"));
+//   t.run();
+//
+// Phases, in the order they happen:
+//   begin       once, before the first epoch of this call (after a resume, if any)
+//   step        every SGD step, in three hooks: on_batch (the batch, before the forward pass),
+//               on_backward (loss and gradients, before the update), on_step (after it)
+//   epoch       after an epoch's last step
+//   observe     at scheduled points (epoch 0, steps 1, 2, 4, ... of the first epoch, then the
+//               epochs of trainer_options::observe_epochs): observers fill an observation
+//               (measure), then all see it (on_observe)
+//   checkpoint  after every epoch, once its observation is recorded: the point where state
+//               may be saved (the checkpointer observer saves here when due)
+//   end         once, when the run finishes or stops on an error (then the error is rethrown)
+// Observers are called in the order they were added.
+//
+// The trainer owns the optimizer (sgd) and the batcher; the model and the data sets belong to
+// the caller. Everything here depends on the element type only (the model is type-erased).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <rhonet/data/batcher.hpp>
+#include <rhonet/data/dataset.hpp>
+#include <rhonet/io/checkpoint.hpp>
+#include <rhonet/loss.hpp>
+#include <rhonet/model.hpp>
+#include <rhonet/observe/observation.hpp>
+#include <rhonet/optim.hpp>
+
+namespace rhonet {
+
+// A numerical fault: NaN or Inf in an input batch, the loss, a gradient or a weight, or a
+// loss beyond the divergence bound. epoch() is the epoch (1-based) and step() the SGD step
+// (1-based, counted over the whole run) during which it appeared; where() names the sample,
+// layer or parameter. last_checkpoint() is the newest checkpoint on disk (empty if none):
+// it holds the state after the last completed epoch, all finite.
+class training_diverged : public std::runtime_error {
+ public:
+  training_diverged(std::size_t epoch, std::size_t step, std::string where, std::string what,
+                    std::filesystem::path last_checkpoint = {})
+      : std::runtime_error("training diverged at epoch " + std::to_string(epoch) + ", step " +
+                           std::to_string(step) + ": " + what + " (" + where + ")" +
+                           (last_checkpoint.empty() ? std::string()
+                                                    : "; the last good checkpoint is " + last_checkpoint.string())),
+        epoch_(epoch), step_(step), where_(std::move(where)), reason_(std::move(what)),
+        last_checkpoint_(std::move(last_checkpoint)) {}
+  std::size_t epoch() const { return epoch_; }
+  std::size_t step() const { return step_; }
+  const std::string& where() const { return where_; }
+  const std::string& reason() const { return reason_; }
+  const std::filesystem::path& last_checkpoint() const { return last_checkpoint_; }
+
+ private:
+  std::size_t epoch_, step_;
+  std::string where_, reason_;
+  std::filesystem::path last_checkpoint_;
+};
+
+// What defines a run: a checkpoint of a run resumes only with the same values (except
+// epochs, which may be raised to continue).
+struct trainer_options {
+  std::size_t epochs = 10;
+  std::size_t batch = 128;
+  std::uint64_t seed = 1;          // shuffling
+  bool drop_last = false;          // PyTorch's DataLoader default keeps the partial batch
+  sgd_options sgd{};               // lr, momentum, weight decay (PyTorch's semantics)
+  std::optional<lr_schedule> schedule{};  // lr per epoch; constant sgd.lr when empty
+  training_loss loss = square_loss{reduction::mean};
+  // Observations after these epochs (empty: every epoch), plus epoch 0 and the early steps.
+  std::set<std::size_t> observe_epochs{};
+  bool observe_early_steps = true;  // steps 1, 2, 4, ... of the first epoch
+};
+
+// The options as JSON (summary.json's "config", the trainer's checkpoint part).
+inline nlohmann::json to_json(const trainer_options& o) {
+  nlohmann::json j = {{"epochs", o.epochs},
+                      {"batch", o.batch},
+                      {"seed", o.seed},
+                      {"drop_last", o.drop_last},
+                      {"lr", o.sgd.lr},
+                      {"momentum", o.sgd.momentum},
+                      {"weight_decay", o.sgd.weight_decay},
+                      {"nesterov", o.sgd.nesterov},
+                      {"loss", loss_name(o.loss)},
+                      {"reduction", loss_reduction(o.loss) == reduction::mean ? "mean" : "sum"}};
+  if (o.schedule) {
+    const char* kinds[] = {"constant", "step", "cosine"};
+    j["schedule"] = {{"kind", kinds[int(o.schedule->type())]}, {"base_lr", o.schedule->base_lr()}};
+  } else {
+    j["schedule"] = nullptr;
+  }
+  return j;
+}
+
+template <class T>
+struct step_report {
+  std::size_t epoch;        // 1-based
+  std::size_t step;         // the step's number (1-based, over the whole run)
+  std::size_t samples;      // rows of this batch
+  double loss;              // the batch loss (as the loss is reduced)
+  std::size_t wrong;        // misclassified rows of this batch (train mode)
+  const matrix<T>& x;       // the batch
+  const matrix<T>& target;
+};
+
+struct epoch_report {
+  std::size_t epoch;   // 1-based
+  double loss;         // mean over the epoch's samples of the batch losses (train mode)
+  double error;        // fraction of the epoch's samples misclassified (train mode)
+  std::size_t samples;
+};
+
+struct run_outcome {
+  bool finished = false;  // all epochs done
+  bool diverged = false;  // stopped by a numerical fault (training_diverged)
+  std::string error;      // the message of what stopped the run, if anything
+  nlohmann::json diverged_at = nullptr;  // {"epoch", "step", "where"} after a fault
+};
+
+template <class T>
+class trainer;
+
+template <class T>
+class run_observer {
+ public:
+  virtual ~run_observer() = default;
+  virtual void on_begin(trainer<T>&) {}
+  virtual void on_batch(trainer<T>&, const step_report<T>&) {}     // loss, wrong: not yet known
+  virtual void on_backward(trainer<T>&, const step_report<T>&) {}  // before the update
+  virtual void on_step(trainer<T>&, const step_report<T>&) {}      // after the update
+  virtual void on_epoch(trainer<T>&, const epoch_report&) {}
+  // Fill this observer's columns of an observation; return whether it measured anything.
+  virtual bool measure(trainer<T>&, observation&) { return false; }
+  virtual void on_observe(trainer<T>&, const observation&) {}
+  virtual void on_checkpoint(trainer<T>&, std::size_t /*epoch*/) {}
+  virtual void on_end(trainer<T>&, const run_outcome&) {}
+  // The observer's own part of a checkpoint; most keep no state.
+  virtual void save_state(checkpoint_writer<T>&) const {}
+  virtual void load_state(const checkpoint_reader<T>&) {}
+};
+
+template <class T>
+class trainer {
+ public:
+  using value_type = T;
+
+  // Keeps references to the model and the training set: both must outlive the trainer.
+  trainer(model<T>& net, const dataset<T>& train, trainer_options opt);
+  trainer(model<T>&, const dataset<T>&&, trainer_options) = delete;
+
+  trainer& add(run_observer<T>& o) {
+    observers_.push_back(&o);
+    return *this;
+  }
+  trainer& add(std::unique_ptr<run_observer<T>> o) {
+    observers_.push_back(o.get());
+    owned_.push_back(std::move(o));
+    return *this;
+  }
+
+  // Trains until options().epochs are done. A numerical fault ends the run with
+  // training_diverged, any other error with its own exception; observers see on_end first.
+  void run();
+
+  // Continues from a checkpoint written by save_checkpoint: the model's tensors, the
+  // optimizer, the batcher's RNG, the epoch and the observers' state. A checkpoint of another
+  // run (another seed, batch, loss, training set, ...) is refused, naming the field.
+  void resume(const std::filesystem::path& checkpoint);
+  // Writes every component's state into the folder `dir` (atomically).
+  void save_checkpoint(const std::filesystem::path& dir);
+
+  model<T>& net() { return *net_; }
+  const dataset<T>& train_set() const { return *train_; }
+  const trainer_options& options() const { return opt_; }
+  sgd<T>& optimizer() { return opt_sgd_; }
+  const sgd<T>& optimizer() const { return opt_sgd_; }
+  batcher<T>& batches() { return batches_; }
+  const batcher<T>& batches() const { return batches_; }
+
+  std::size_t epochs_done() const { return epoch_; }
+  std::size_t steps() const { return opt_sgd_.step_count(); }
+  std::size_t steps_per_epoch() const { return batches_.batches_per_epoch(); }
+  // Wall time of the run, including the time before a resume.
+  double seconds() const {
+    return seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  // lambda of the sum-form loss sum_n (g_n - y_n)^2 + lambda sum_k ||W_k||^2 that the
+  // optimizer's PyTorch-style weight decay amounts to (observe/observation.hpp).
+  double lambda() const {
+    return loss_reduction(opt_.loss) == reduction::mean ? sum_form_lambda(opt_.sgd.weight_decay, train_->size())
+                                                        : opt_.sgd.weight_decay / 2;
+  }
+  std::size_t resumed_from_epoch() const { return resumed_from_; }
+  const std::filesystem::path& last_checkpoint() const { return last_checkpoint_; }
+  void set_last_checkpoint(std::filesystem::path p) { last_checkpoint_ = std::move(p); }
+  const std::vector<observation>& history() const { return history_; }
+  // A fingerprint of the training set (its size, shapes and values): part of a run's identity.
+  std::uint64_t train_fingerprint() const;
+
+  // Runs the observe phase now (the trainer calls it on its schedule). Without broadcast the
+  // observation goes into history() only, not to on_observe (nothing is logged).
+  void observe(double epoch, bool broadcast = true);
+
+ private:
+  nlohmann::json config() const;
+
+  model<T>* net_;
+  const dataset<T>* train_;
+  trainer_options opt_;
+  sgd<T> opt_sgd_;
+  batcher<T> batches_;
+  std::vector<run_observer<T>*> observers_;
+  std::vector<std::unique_ptr<run_observer<T>>> owned_;
+  std::vector<observation> history_;
+  std::size_t epoch_ = 0, resumed_from_ = 0;
+  double seconds_before_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::filesystem::path last_checkpoint_{};
+  matrix<T> xb_, yb_, grad_;
+};
+
+template <class T>
+trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
+    : net_(&net), train_(&train), opt_(std::move(opt)), opt_sgd_(net.parameters(), opt_.sgd),
+      batches_(train, {.batch_size = opt_.batch, .seed = opt_.seed, .shuffle = true, .drop_last = opt_.drop_last}) {
+  if (opt_.epochs == 0) throw std::invalid_argument("rhonet::trainer: epochs must be positive");
+  if (train.x.shape()[1] != net.input_size())
+    throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has " +
+                                std::to_string(train.x.shape()[1]) + " features, the network takes " +
+                                std::to_string(net.input_size()));
+  if (train.target.shape()[1] != net.output_size())
+    throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has targets of " +
+                                std::to_string(train.target.shape()[1]) + " columns, the network has " +
+                                std::to_string(net.output_size()) + " outputs");
+}
+
+template <class T>
+std::uint64_t trainer<T>::train_fingerprint() const {
+  // FNV-1a over the bytes of x and target (deterministic, order-sensitive).
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* p, std::size_t n) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const std::size_t dims[] = {train_->x.shape()[0], train_->x.shape()[1], train_->target.shape()[1]};
+  mix(dims, sizeof dims);
+  mix(train_->x.data(), train_->x.size() * sizeof(T));
+  mix(train_->target.data(), train_->target.size() * sizeof(T));
+  return h;
+}
+
+template <class T>
+nlohmann::json trainer<T>::config() const {
+  nlohmann::json c = to_json(opt_);
+  c.erase("epochs");  // a run may be continued to more epochs
+  c["train_samples"] = train_->size();
+  c["train_fingerprint"] = train_fingerprint();
+  c["model"] = net_->signature();
+  return c;
+}
+
+template <class T>
+void trainer<T>::save_checkpoint(const std::filesystem::path& dir) {
+  namespace ck = detail::ckpt;
+  std::vector<ck::part<T>> parts{ck::network_part<T>(net_->parameters(), net_->buffers()), ck::part_of(opt_sgd_),
+                                 ck::part_of(batches_)};
+  const double secs = seconds();
+  parts.push_back({[this, secs](checkpoint_writer<T>& w) {
+                     w.put_section("trainer", {{"epoch", epoch_}, {"seconds", secs}, {"config", config()}});
+                   },
+                   {}});
+  for (run_observer<T>* o : observers_)
+    parts.push_back({[o](checkpoint_writer<T>& w) { o->save_state(w); }, {}});
+  ck::save<T>(dir, net_->signature(), parts, nlohmann::json::object());
+  last_checkpoint_ = dir;
+}
+
+template <class T>
+void trainer<T>::resume(const std::filesystem::path& dir) {
+  namespace ck = detail::ckpt;
+  std::size_t epoch = 0;
+  double secs = 0;
+  std::vector<ck::part<T>> parts{ck::network_part<T>(net_->parameters(), net_->buffers()), ck::part_of(opt_sgd_),
+                                 ck::part_of(batches_)};
+  parts.push_back({{}, [&](const checkpoint_reader<T>& r) {
+                     const std::size_t e = r.template get<std::uint64_t>("trainer", "epoch");
+                     const nlohmann::json& saved = r.section("trainer");
+                     const nlohmann::json now = config();
+                     if (saved.contains("config") && saved["config"].is_object())
+                       for (const auto& [key, value] : saved["config"].items()) {
+                         const nlohmann::json mine = now.contains(key) ? now[key] : nlohmann::json(nullptr);
+                         // Numbers compare as numbers (1 and 1.0 are the same lr).
+                         const bool same = value.is_number() && mine.is_number()
+                                               ? value.template get<double>() == mine.template get<double>()
+                                               : value == mine;
+                         if (!same)
+                           r.fail("trainer.config", "a checkpoint of a run with " + key + " " + mine.dump(),
+                                  key + " " + value.dump());
+                       }
+                     if (r.applying()) {
+                       epoch = e;
+                       if (saved.contains("seconds") && saved["seconds"].is_number())
+                         secs = saved["seconds"].template get<double>();
+                     }
+                   }});
+  for (run_observer<T>* o : observers_)
+    parts.push_back({{}, [o](const checkpoint_reader<T>& r) { o->load_state(r); }});
+  ck::load<T>(dir, net_->signature(), parts);
+  epoch_ = resumed_from_ = epoch;
+  seconds_before_ = secs;
+  start_ = std::chrono::steady_clock::now();
+  last_checkpoint_ = dir;
+}
+
+template <class T>
+void trainer<T>::observe(double epoch, bool broadcast) {
+  observation o;
+  o.epoch = epoch;
+  o.iter = steps();
+  o.lr = opt_sgd_.lr();
+  bool measured = false;
+  for (run_observer<T>* ob : observers_) measured = ob->measure(*this, o) || measured;
+  if (!measured) return;
+  o.seconds = seconds();
+  if (broadcast)
+    for (run_observer<T>* ob : observers_) ob->on_observe(*this, o);
+  history_.push_back(std::move(o));
+}
+
+template <class T>
+void trainer<T>::run() {
+  history_.clear();
+  start_ = std::chrono::steady_clock::now();
+  const std::size_t first_epoch = epoch_ + 1;
+  run_outcome outcome;
+  try {
+    for (run_observer<T>* o : observers_) o->on_begin(*this);
+    if (epoch_ == 0) observe(0);
+    const std::size_t per_epoch = steps_per_epoch();
+    std::size_t next_early = 1;
+    for (std::size_t epoch = first_epoch; epoch <= opt_.epochs; ++epoch) {
+      if (opt_.schedule) opt_sgd_.set_lr(opt_.schedule->lr_at(epoch - 1));
+      double epoch_loss = 0;
+      std::size_t seen = 0, wrong = 0;
+      while (std::size_t n = batches_.next(xb_, yb_)) {
+        step_report<T> r{epoch, steps() + 1, n, 0.0, 0, xb_, yb_};
+        for (run_observer<T>* o : observers_) o->on_batch(*this, r);
+        const matrix<T>& out = net_->forward(xb_, mode::train);
+        const T l = loss_and_grad(opt_.loss, out, yb_, grad_);
+        const std::size_t w = misclassified(out, yb_);
+        r.loss = double(l);
+        r.wrong = w;
+        net_->backward(grad_);
+        for (run_observer<T>* o : observers_) o->on_backward(*this, r);
+        opt_sgd_.step();
+        for (run_observer<T>* o : observers_) o->on_step(*this, r);
+        epoch_loss += double(l) * double(n);
+        wrong += w;
+        seen += n;
+        if (opt_.observe_early_steps && epoch == 1 && steps() == next_early && steps() < per_epoch) {
+          observe(double(steps()) / double(per_epoch));
+          next_early *= 2;
+        }
+      }
+      epoch_ = epoch;
+      const double denom = double(std::max<std::size_t>(seen, 1));
+      const epoch_report er{epoch, epoch_loss / denom, double(wrong) / denom, seen};
+      for (run_observer<T>* o : observers_) o->on_epoch(*this, er);
+      if (opt_.observe_epochs.empty() || opt_.observe_epochs.count(epoch)) observe(double(epoch));
+      for (run_observer<T>* o : observers_) o->on_checkpoint(*this, epoch);
+    }
+    // A resumed run that was already complete: its final state, without a new log row.
+    if (first_epoch > opt_.epochs) observe(double(epoch_), false);
+    outcome.finished = true;
+  } catch (const training_diverged& e) {
+    const training_diverged full(e.epoch(), e.step(), e.where(), e.reason(), last_checkpoint_);
+    outcome.diverged = true;
+    outcome.error = full.what();
+    outcome.diverged_at = {{"epoch", e.epoch()}, {"step", e.step()}, {"where", e.where()}};
+    for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
+    throw full;
+  } catch (const std::exception& e) {
+    outcome.error = e.what();
+    for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
+    throw;
+  }
+  for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
+}
+
+}  // namespace rhonet
