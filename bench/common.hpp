@@ -10,14 +10,8 @@
 #include <benchmark/benchmark.h>
 
 #include <rhonet/core/tensor.hpp>
+#include <rhonet/core/threads.hpp>
 #include <rhonet/data/dataset.hpp>
-
-extern "C" {
-void openblas_set_num_threads(int);
-int openblas_get_num_threads(void);
-char* openblas_get_config(void);
-char* openblas_get_corename(void);
-}
 
 namespace bench {
 
@@ -35,9 +29,8 @@ const std::string& data_source();
 // A row-major matrix of the given shape with N(0, 1) entries.
 rhonet::matrix<float> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed);
 
-// Sets the OpenBLAS thread count for one benchmark (OpenBLAS reads its environment only at
-// load time).
-inline void set_blas_threads(int t) { openblas_set_num_threads(t); }
+// Sets the thread count for one benchmark (rhonet::set_threads: OpenBLAS's and rhonet's).
+inline void set_blas_threads(int t) { rhonet::set_threads(t); }
 
 // Median, min and max over repetitions (Google Benchmark computes mean, median, stddev, cv).
 inline benchmark::internal::Benchmark* with_stats(benchmark::internal::Benchmark* b) {

@@ -25,6 +25,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTORCH_SCRIPT = os.path.join(HERE, "compare_pytorch.py")
+CORETYPE_SCRIPT = os.path.join(HERE, os.pardir, "scripts", "blas-coretype.sh")
 DEBIAN_PYTHON = "/usr/bin/python3"  # Debian's python3-torch lives in its dist-packages
 INSTALL_HINT = ("PyTorch is missing: install it with `sudo apt-get install python3-torch` "
                 "(or `bash scripts/install-deps.sh --bench`); continuing with rhonet only")
@@ -327,7 +328,8 @@ def environment(rh_doc, pt_docs, args, env):
     if rh_doc:
         ctx = rh_doc.get("context", {})
         lines.append(f"rhonet: OpenBLAS `{ctx.get('openblas_config', 'n/a')}`, core "
-                     f"`{ctx.get('openblas_corename', 'n/a')}`, max threads "
+                     f"`{ctx.get('openblas_corename', 'n/a')}` (CPU's best "
+                     f"`{ctx.get('openblas_best_coretype', 'n/a')}`), max threads "
                      f"{ctx.get('openblas_threads_max', 'n/a')}; data {ctx.get('data', 'n/a')}; "
                      f"Google Benchmark library built as {ctx.get('library_build_type', 'n/a')}; "
                      f"run {ctx.get('date', 'n/a')}")
@@ -383,7 +385,8 @@ def main():
     p.add_argument("--widths", type=int_list, default="256,512,1024", help="FC4-BN widths")
     p.add_argument("--repetitions", type=int, default=5,
                    help="timed epochs/passes per configuration, both sides")
-    p.add_argument("--coretype", help="OPENBLAS_CORETYPE for both sides, e.g. SkylakeX")
+    p.add_argument("--coretype", help="OPENBLAS_CORETYPE for both sides, e.g. SkylakeX (default: "
+                   "the environment's, else the CPU's best from scripts/blas-coretype.sh)")
     p.add_argument("--out", default=os.path.join("out", "bench"), help="output directory")
     p.add_argument("--skip-pytorch", action="store_true", help="run rhonet only")
     p.add_argument("--skip-rhonet", action="store_true", help="run PyTorch only")
@@ -399,6 +402,12 @@ def main():
     env = dict(os.environ)
     if args.coretype:
         env["OPENBLAS_CORETYPE"] = args.coretype
+    elif not env.get("OPENBLAS_CORETYPE"):
+        # Both sides on the CPU's best kernels, not on whatever OpenBLAS makes of the model.
+        best = subprocess.run(["bash", CORETYPE_SCRIPT], capture_output=True, text=True,
+                              check=False).stdout.strip()
+        if best:
+            env["OPENBLAS_CORETYPE"] = best
 
     rh_doc = None
     if args.rhonet_json:

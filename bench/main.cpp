@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 
+#include <rhonet/core/ensure_blas_kernels.hpp>
 #include <rhonet/data/binary_task.hpp>
 #include <rhonet/data/preprocess.hpp>
 
@@ -97,11 +98,16 @@ const std::string& data_source() { return data().source; }
 }  // namespace bench
 
 int main(int argc, char** argv) {
+  rhonet::ensure_blas_kernels(argc, argv);  // before Initialize, which edits argv
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("openblas_config", openblas_get_config());
-  benchmark::AddCustomContext("openblas_corename", openblas_get_corename());
-  benchmark::AddCustomContext("openblas_threads_max", std::to_string(openblas_get_num_threads()));
+  // The kernel set every number of this run comes from.
+  const rhonet::blas_kernels blas = rhonet::blas_kernels_status();
+  benchmark::AddCustomContext("openblas_config", blas.config.empty() ? "not OpenBLAS" : blas.config);
+  benchmark::AddCustomContext("openblas_corename", blas.running.empty() ? "n/a" : blas.running);
+  benchmark::AddCustomContext("openblas_best_coretype", blas.best.empty() ? "n/a" : blas.best);
+  benchmark::AddCustomContext("openblas_below_best", blas.below_best ? "yes" : "no");
+  benchmark::AddCustomContext("openblas_threads_max", std::to_string(rhonet::threads()));
   if (const char* c = std::getenv("OPENBLAS_CORETYPE")) benchmark::AddCustomContext("OPENBLAS_CORETYPE", c);
   benchmark::AddCustomContext("data", bench::data_source());
   benchmark::RunSpecifiedBenchmarks();

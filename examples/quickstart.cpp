@@ -17,7 +17,8 @@ using net_t = network<input<65>, dense<128>, batch_norm<>, relu, dense<128>, bat
 // Checked by the compiler: only the last layer's norm factors out of g = rho * f.
 static_assert(net_t::factoring_layer_count == 1 && net_t::degree_in_input == 0);
 
-int main() {
+int main(int argc, char** argv) {
+  ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
   const std::size_t n = 1024, batch = 128;
   matrix<float> x = matrix<float>::from_shape({n, 65}), y = matrix<float>::from_shape({n, 1});
   std::mt19937_64 rng(42);

@@ -2,6 +2,7 @@
 // theory each epoch (docs/observables.md): OUT/observations.csv, margins.csv, summary.json.
 //   train_binary [--epochs N] [--class-a a] [--class-b b] [--lr X] [--wd X] [--init X] [--out DIR]
 //                [--checkpoint-dir DIR [--checkpoint-every N] [--keep-checkpoints N] [--resume]]
+//                [--threads N]
 // Exits 1 with a message naming the epoch, step and layer if training diverges (NaN, Inf or
 // an exploding loss); the last checkpoint then holds the last good state.
 #include <CLI/CLI.hpp>
@@ -15,12 +16,14 @@
 using namespace rhonet;
 
 int main(int argc, char** argv) {
+  ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
   CLI::App app{"Train FC4-BN (785-512-512-512-1) with the square loss on two Fashion-MNIST classes"};
   std::size_t epochs = 5, a = 2, b = 4;
   double lr = 0.01, wd = 0.01, init = 1;
   std::string out = "out/train_binary", checkpoint_dir;
   std::size_t checkpoint_every = 1, keep_checkpoints = 2;
   bool resume = false;
+  int threads = 0;
   app.add_option("--epochs", epochs)->capture_default_str();
   app.add_option("--class-a", a, "class labelled +1")->capture_default_str();
   app.add_option("--class-b", b, "class labelled -1")->capture_default_str();
@@ -32,9 +35,11 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", checkpoint_every, "epochs between checkpoints")->capture_default_str();
   app.add_option("--keep-checkpoints", keep_checkpoints, "newest checkpoints kept (0: all)")->capture_default_str();
   app.add_flag("--resume", resume, "continue from the newest checkpoint in --checkpoint-dir (if any)");
+  app.add_option("--threads", threads, "threads (default: OpenBLAS's own choice)")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (threads > 0) set_threads(threads);
     // Two classes, labels +-1, per-channel standardisation, unit norm, bias component.
     auto train_set = make_binary_task(load_fashion_mnist<float>(split::train), int(a), int(b), 1);
     auto test_set = make_binary_task(load_fashion_mnist<float>(split::test), int(a), int(b), 1);
@@ -56,6 +61,9 @@ int main(int argc, char** argv) {
     opt.checkpoint_every = checkpoint_every;
     opt.keep_checkpoints = keep_checkpoints;
     opt.resume = resume;
+    const auto blas = blas_kernels_status();  // the kernel set the run's numbers come from
+    opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
+                        {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
     const auto result = train(*net, train_set, test_set, opt);
     const auto& f = result.history.back();
     if (result.resumed_from_epoch > 0)

@@ -9,6 +9,16 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
+# OpenBLAS picks its kernels from the CPU model and may fall back to slow ones on a model it
+# does not know; choose them from the CPU's features instead (docs/performance.md).
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  coretype=$(bash scripts/blas-coretype.sh || true)
+  if [ -n "$coretype" ]; then
+    export OPENBLAS_CORETYPE=$coretype
+    echo "OPENBLAS_CORETYPE=$coretype (from this CPU's features)"
+  fi
+fi
+
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DRHONET_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target paper

@@ -17,6 +17,16 @@ esac
 
 bash scripts/install-deps.sh
 
+# OpenBLAS picks its kernels from the CPU model and may fall back to slow ones on a model it
+# does not know; choose them from the CPU's features instead (docs/performance.md).
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  coretype=$(bash scripts/blas-coretype.sh || true)
+  if [ -n "$coretype" ]; then
+    export OPENBLAS_CORETYPE=$coretype
+    echo "OPENBLAS_CORETYPE=$coretype (from this CPU's features)"
+  fi
+fi
+
 jobs=${JOBS:-$(nproc)}
 if $sanitize; then
   build=${BUILD_DIR:-build-asan}

@@ -4,6 +4,9 @@
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
 #include <rhonet/core/parameter.hpp>
+#include <rhonet/core/threads.hpp>
+#include <rhonet/core/blas_kernels.hpp>
+#include <rhonet/core/ensure_blas_kernels.hpp>
 #include <rhonet/homogeneity.hpp>
 #include <rhonet/layers/input.hpp>
 #include <rhonet/layers/dense.hpp>
