@@ -440,3 +440,35 @@ BOOST_AUTO_TEST_CASE(csv_header_and_row_agree) {
   std::getline(in, first, ',');
   BOOST_TEST(std::stod(first) == o.train_loss, boost::test_tools::tolerance(1e-8));
 }
+
+// NC1 uses the global mean (Papyan et al.): for two unbalanced classes with fractions a, b,
+// NC1 = D^T Sigma_W D / ((a^2 + b^2) ||D||^4), which is 2 D^T Sigma_W D / ||D||^4 only when
+// a = b; and NC2 (equal norms of mu_c - mu_G) is then no longer 0.
+BOOST_AUTO_TEST_CASE(nc_uses_the_global_mean_for_unbalanced_classes) {
+  std::mt19937_64 rng(17);
+  std::normal_distribution<double> g;
+  const std::size_t N = 80, F = 6, Np = 60;
+  matrix<double> h = matrix<double>::from_shape({N, F});
+  std::vector<double> y(N);
+  for (std::size_t n = 0; n < N; ++n) {
+    y[n] = n < Np ? 1 : -1;
+    for (std::size_t i = 0; i < F; ++i) h(n, i) = g(rng) + (i == 0 ? 1.5 * y[n] : 0.0);
+  }
+  std::vector<double> mp(F, 0), mm(F, 0);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t i = 0; i < F; ++i) (y[n] > 0 ? mp : mm)[i] += h(n, i) / double(y[n] > 0 ? Np : N - Np);
+  std::vector<double> D(F);
+  double dd = 0;
+  for (std::size_t i = 0; i < F; ++i) dd += (D[i] = mp[i] - mm[i]) * D[i];
+  double dsd = 0;
+  for (std::size_t n = 0; n < N; ++n) {
+    double p = 0;
+    for (std::size_t i = 0; i < F; ++i) p += (h(n, i) - (y[n] > 0 ? mp : mm)[i]) * D[i];
+    dsd += p * p / double(N);
+  }
+  const double a = double(N - Np) / double(N), b = double(Np) / double(N);
+  const auto nc = neural_collapse_binary(h, y);
+  BOOST_TEST(nc.nc1 == dsd / ((a * a + b * b) * dd * dd), boost::test_tools::tolerance(1e-10));
+  BOOST_TEST(std::abs(nc.nc1 - 2 * dsd / (dd * dd)) > 0.01 * nc.nc1);  // not the balanced formula
+  BOOST_TEST(nc.nc2 > 0.1);  // ||mu_+ - mu_G|| = a ||D||, ||mu_- - mu_G|| = b ||D||
+}

@@ -233,3 +233,43 @@ BOOST_AUTO_TEST_CASE(run_format_docs_match_the_column_table) {
              "docs/run-format.md disagrees with observation_columns(); regenerate the section with\n"
                  << observation_columns_markdown());
 }
+
+// A checkpoint of format 1 (the trainer's and the batcher's state inside "extra") still
+// resumes: the reader maps it to the parts of format 2.
+BOOST_AUTO_TEST_CASE(format_1_checkpoints_resume) {
+  const auto a = class_clouds(64, 3, 8);
+  const fs::path ckpt = scratch("format1");
+  auto net = std::make_unique<net3>();
+  init_frobenius(net->parameters(), 1.0, 3);
+  model_of<net3> m(*net);
+  {
+    trainer<float> t(m, a, {.epochs = 1, .batch = 16, .sgd = {.lr = 0.05, .momentum = 0.9}});
+    t.add(std::make_unique<checkpointer<float>>(ckpt));
+    t.run();
+  }
+  const fs::path dir = checkpoint_path(ckpt, 1);
+  nlohmann::json m2 = read_checkpoint_manifest(dir);
+  nlohmann::json v1 = m2;
+  v1["format_version"] = 1;
+  v1["extra"] = {{"epoch", m2["trainer"]["epoch"]}, {"step", m2["optimizer"]["step_count"]},
+                 {"batcher", m2["batcher"]["state"]}, {"seed", 1}, {"batch", 16}, {"train_samples", 64},
+                 {"drop_last", 0}, {"seconds", 1.5}};
+  v1.erase("trainer");
+  v1.erase("batcher");
+  std::ofstream(dir / "manifest.json") << v1.dump(2);
+  auto other = std::make_unique<net3>();
+  model_of<net3> m_other(*other);
+  trainer<float> t(m_other, a, {.epochs = 2, .batch = 16, .sgd = {.lr = 0.05, .momentum = 0.9}});
+  t.resume(dir);
+  BOOST_TEST(t.epochs_done() == 1u);
+  BOOST_TEST(t.steps() == 4u);
+  BOOST_TEST(t.seconds() >= 1.5);
+  for (std::size_t i = 0; i < net->parameters().size(); ++i)
+    BOOST_TEST((net->parameters()[i]->value == other->parameters()[i]->value));
+  // A format 1 checkpoint of another batch size is refused, naming the field.
+  trainer<float> wrong(m_other, a, {.epochs = 2, .batch = 8, .sgd = {.lr = 0.05, .momentum = 0.9}});
+  BOOST_CHECK_EXCEPTION(wrong.resume(dir), data_error, [](const data_error& e) {
+    return std::string(e.what()).find("batch 8") != std::string::npos;
+  });
+  fs::remove_all(ckpt);
+}

@@ -1,25 +1,31 @@
-// The paper's networks as run_net<Arch, Geometry..., Outputs, Variant>: declared here for the
-// dispatch in fc.cpp and conv.cpp, defined in nets_impl.hpp and instantiated by the generated
-// translation units (unit.cpp.in), one network family and data set each, so that every
-// translation unit stays within the compile budget (docs/performance.md).
+// The paper's networks behind the model interface (rhonet/model.hpp): new_network() builds
+// the one a setting asks for. Each network type is compiled in a generated translation unit
+// of its own (unit.cpp.in, examples/CMakeLists.txt), which includes only the network headers;
+// training, observation and checkpoints depend on the element type only and are compiled once
+// (rhonet::compiled). So every unit stays small (docs/performance.md, "Compile time").
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
-#include "experiment.hpp"
+#include <rhonet/model.hpp>
 
 namespace paper {
 
-enum class variant { bn, wn, plain };  // with BN, weight-normalised, or neither
+struct setting;
+struct data;
 
-inline variant variant_of(const setting& s) { return s.bn ? variant::bn : s.wn ? variant::wn : variant::plain; }
+enum class variant { bn, wn, plain };  // with BN, weight-normalised, or neither
 
 // FC4: D -> 512 -> 512 -> 512 -> Out, D = 785 (Fashion-MNIST) or 3073 (CIFAR-10).
 template <std::size_t D, std::size_t Out, variant V>
-bool run_fc_net(const setting& s, std::size_t i, const data& d, const run_options& ro);
+std::unique_ptr<rhonet::model<float>> new_fc();
 
 // Conv4 on C x HW x HW images: 1 x 28 x 28 (Fashion-MNIST) or 3 x 32 x 32 (CIFAR-10).
 template <std::size_t C, std::size_t HW, std::size_t Out, variant V>
-bool run_conv_net(const setting& s, std::size_t i, const data& d, const run_options& ro);
+std::unique_ptr<rhonet::model<float>> new_conv();
+
+// The network of a setting (arch, BN or WN) for the prepared data (geometry, outputs).
+std::unique_ptr<rhonet::model<float>> new_network(const setting& s, const data& d);
 
 }  // namespace paper

@@ -1,25 +1,27 @@
-// Definitions of run_fc_net and run_conv_net (nets.hpp), included only by the generated
-// translation units that instantiate them.
+// Definitions of new_fc and new_conv (nets.hpp), included only by the generated translation
+// units that instantiate them.
 #pragma once
+
+#include <rhonet/architectures.hpp>
 
 #include "nets.hpp"
 
 namespace paper {
 
 template <std::size_t D, std::size_t Out, variant V>
-bool run_fc_net(const setting& s, std::size_t i, const data& d, const run_options& ro) {
+std::unique_ptr<rhonet::model<float>> new_fc() {
   using namespace rhonet::arch;
-  if constexpr (V == variant::bn) return run_one<fc4_bn<D, 512, Out>>(s, i, d.flat_train, d.flat_test, ro);
-  else if constexpr (V == variant::wn) return run_one<fc4_wn<D, 512, Out>>(s, i, d.flat_train, d.flat_test, ro);
-  else return run_one<fc4<D, 512, Out>>(s, i, d.flat_train, d.flat_test, ro);
+  if constexpr (V == variant::bn) return rhonet::make_unique_model<fc4_bn<D, 512, Out>>();
+  else if constexpr (V == variant::wn) return rhonet::make_unique_model<fc4_wn<D, 512, Out>>();
+  else return rhonet::make_unique_model<fc4<D, 512, Out>>();
 }
 
 template <std::size_t C, std::size_t HW, std::size_t Out, variant V>
-bool run_conv_net(const setting& s, std::size_t i, const data& d, const run_options& ro) {
+std::unique_ptr<rhonet::model<float>> new_conv() {
   using namespace rhonet::arch;
-  if constexpr (V == variant::bn) return run_one<conv4_bn<C, HW, Out>>(s, i, d.image_train, d.image_test, ro);
-  else if constexpr (V == variant::wn) return run_one<conv4_wn<C, HW, Out>>(s, i, d.image_train, d.image_test, ro);
-  else return run_one<conv4<C, HW, Out>>(s, i, d.image_train, d.image_test, ro);
+  if constexpr (V == variant::bn) return rhonet::make_unique_model<conv4_bn<C, HW, Out>>();
+  else if constexpr (V == variant::wn) return rhonet::make_unique_model<conv4_wn<C, HW, Out>>();
+  else return rhonet::make_unique_model<conv4<C, HW, Out>>();
 }
 
 }  // namespace paper

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include <rhonet/rhonet.hpp>
+
 #include "experiment.hpp"
 
 extern "C" void openblas_set_num_threads(int);  // OpenBLAS reads its env only at load time
@@ -188,13 +190,13 @@ int main(int argc, char** argv) {
     for (auto& s : settings)
       for (std::size_t i = 0; i < s.inits.size(); ++i) {
         setting f = s;
-        bool ok = s.arch == "fc4" ? paper::run_fc(f, i, d, ro) : paper::run_conv(f, i, d, ro);
+        bool ok = paper::run_one(f, i, d, ro);
         for (int attempt = 0; !ok && fallback > 0 && attempt < 2; ++attempt) {
           f.lr *= fallback;
           f.fallback_from = s.lr;
           std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
                       "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[i].c_str(), s.lr, f.lr);
-          ok = s.arch == "fc4" ? paper::run_fc(f, i, d, ro) : paper::run_conv(f, i, d, ro);
+          ok = paper::run_one(f, i, d, ro);
         }
         diverged += !ok;
       }

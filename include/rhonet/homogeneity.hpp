@@ -14,7 +14,7 @@
 #include <array>
 #include <cstddef>
 
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 
 namespace rhonet {
 

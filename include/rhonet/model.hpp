@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -88,7 +89,7 @@ std::string spec_name_of() {
 
 // The model interface of one network type; refers to the network, which must outlive it.
 template <class Net>
-class model_of final : public model<typename Net::value_type> {
+class model_of : public model<typename Net::value_type> {
  public:
   using T = typename Net::value_type;
   using network_type = Net;
@@ -159,6 +160,27 @@ class model_of final : public model<typename Net::value_type> {
 template <class Net>
 model_of<Net> make_model(Net& net) {
   return model_of<Net>(net);
+}
+
+namespace detail {
+template <class Net>
+struct network_holder {
+  std::unique_ptr<Net> net = std::make_unique<Net>();
+};
+// A model that owns its network (built first, so the model_of base can refer to it).
+template <class Net>
+class owning_model final : private network_holder<Net>, public model_of<Net> {
+ public:
+  owning_model() : model_of<Net>(*this->net) {}
+};
+}  // namespace detail
+
+// A new network of type Net (default-initialised parameters) behind the model interface,
+// owned by the returned pointer: the way to hand networks of many types to code that depends
+// on the element type only (e.g. a program's network table, one translation unit each).
+template <class Net>
+std::unique_ptr<model<typename Net::value_type>> make_unique_model() {
+  return std::make_unique<detail::owning_model<Net>>();
 }
 
 }  // namespace rhonet

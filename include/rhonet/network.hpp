@@ -18,7 +18,7 @@
 #include <vector>
 
 #include <rhonet/core/checks.hpp>
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 #include <rhonet/core/norms.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
@@ -130,7 +130,7 @@ class basic_network {
 
   static std::string signature() {
     std::string s = std::string("network<") + detail::scalar_name<T>() + "," + Input::name();
-    ((s += "," + spec_name<Specs>()), ...);
+    ((s += ',', s += spec_name<Specs>()), ...);  // appends: "," + name trips a g++ 12 warning
     return s + ">";
   }
 
@@ -277,15 +277,7 @@ class basic_network {
     if constexpr (I + 1 >= layer_count) {
       return false;
     } else {
-      using L = layer_type<I>;
-      using R = layer_type<I + 1>;
-      if constexpr (requires { R::is_relu; })
-        return R::is_relu && requires(L& l, const matrix<T>& x, matrix<T>& y, matrix<T>* d) {
-          l.forward_relu(x, y, y, mode::train);
-          l.backward_relu(x, x, x, d);
-        };
-      else
-        return false;
+      return is_relu_layer<layer_type<I + 1>> && fuses_relu<layer_type<I>>;
     }
   }
   template <std::size_t I>

@@ -153,9 +153,17 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
 // numerical fault (summary.json records it first) and std::system_error when a file of the
 // run cannot be written.
 template <class Net, class T = typename Net::value_type>
+  requires(!std::is_base_of_v<model<T>, Net>)
 train_result train(Net& net, const dataset<T>& train_set, const dataset<T>& test_set, const train_options& opt) {
   model_of<Net> m(net);
   return detail::train_model<T>(m, train_set, test_set, opt);
 }
 
+// The same for a network behind the model interface (model.hpp).
+template <class T>
+train_result train(model<T>& net, const dataset<T>& train_set, const dataset<T>& test_set, const train_options& opt) {
+  return detail::train_model<T>(net, train_set, test_set, opt);
+}
+
 }  // namespace rhonet
+#include <rhonet/compiled.hpp>

@@ -290,8 +290,10 @@ checkpoint_reader<T>::checkpoint_reader(const std::filesystem::path& dir, const 
     if (x.contains("epoch")) {
       nlohmann::json t = {{"epoch", x["epoch"]}, {"config", nlohmann::json::object()}};
       if (x.contains("seconds")) t["seconds"] = x["seconds"];
-      for (const char* k : {"seed", "batch", "train_samples", "drop_last"})
+      for (const char* k : {"seed", "batch", "train_samples"})
         if (x.contains(k)) t["config"][k] = x[k];
+      if (x.contains("drop_last"))  // stored as 0 or 1 then
+        t["config"]["drop_last"] = x["drop_last"].is_number() ? x["drop_last"] != 0 : x["drop_last"];
       m_["trainer"] = t;
     }
   }

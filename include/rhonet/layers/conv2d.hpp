@@ -12,7 +12,7 @@
 
 #include <rhonet/core/blas.hpp>
 #include <rhonet/core/checks.hpp>
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <string>
 
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include <rhonet/core/checks.hpp>
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 
 #include <rhonet/core/checks.hpp>
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 #include <rhonet/core/shape.hpp>
 
 namespace rhonet {

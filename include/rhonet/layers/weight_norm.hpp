@@ -9,7 +9,7 @@
 #include <string>
 
 #include <rhonet/core/checks.hpp>
-#include <rhonet/core/layer_concepts.hpp>
+#include <rhonet/layers/layer.hpp>
 #include <rhonet/core/norms.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/tensor.hpp>

@@ -22,12 +22,9 @@
 
 namespace rhonet {
 
-// A batch-norm layer: it has running statistics.
+// A batch-norm layer: it has running statistics (the layer contract's `normaliser`).
 template <class L>
-concept batch_norm_like = requires(const L& l) {
-  l.running_var();
-  l.eps;
-};
+concept batch_norm_like = normaliser<L>;
 
 struct norm_observation {
   std::vector<double> layer;

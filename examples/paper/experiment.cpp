@@ -1,0 +1,53 @@
+// The run of one setting at one init scale (experiment.hpp): the network from nets.hpp behind
+// the model interface, trained by rhonet::train with the paper's observables.
+#include "experiment.hpp"
+
+#include <cstdio>
+
+#include <rhonet/core/blas_kernels.hpp>
+#include <rhonet/core/threads.hpp>
+#include <rhonet/init.hpp>
+#include <rhonet/train.hpp>
+
+#include "nets.hpp"
+
+namespace paper {
+
+bool run_one(const setting& s, std::size_t init_index, const data& d, const run_options& ro) {
+  const bool fc = s.arch == "fc4";
+  const rhonet::dataset<float>& train = fc ? d.flat_train : d.image_train;
+  const rhonet::dataset<float>& test = fc ? d.flat_test : d.image_test;
+  const auto net = new_network(s, d);
+  rhonet::init_frobenius(net->parameters(), s.inits[init_index], ro.seed);
+  rhonet::train_options opt;
+  opt.epochs = s.epochs;
+  opt.batch = s.batch;
+  opt.seed = ro.seed;
+  opt.sgd = {.lr = s.lr, .momentum = s.momentum, .weight_decay = s.wd};
+  opt.out_dir = ro.out / s.name / init_dir(s.init_labels[init_index]);
+  opt.progress = ro.progress;
+  opt.meta = {{"setting", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
+              {"init", s.inits[init_index]}, {"init_label", s.init_labels[init_index]},
+              {"lr", s.lr}, {"momentum", s.momentum}, {"batch", s.batch},
+              {"epochs", s.epochs}, {"outputs", net->output_size()}, {"seed", ro.seed},
+              {"train_samples", train.size()}, {"test_samples", test.size()}};
+  if (s.fallback_from > 0) opt.meta["diverged_lr"] = s.fallback_from;
+  const auto blas = rhonet::blas_kernels_status();
+  opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
+                      {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
+  std::printf("[%s, init %s] %s\n", s.name.c_str(), s.init_labels[init_index].c_str(), net->signature().c_str());
+  std::fflush(stdout);
+  try {
+    const auto r = rhonet::train(*net, train, test, opt);
+    const auto& f = r.history.back();
+    std::printf("[%s, init %s] done in %.1f s: train error %.4f, test error %.4f, rho %.4g, "
+                "rho_eq %.4g\n", s.name.c_str(), s.init_labels[init_index].c_str(), r.seconds,
+                f.train_error, f.test_error, f.rho, f.rho_eq);
+    return true;
+  } catch (const rhonet::training_diverged& e) {
+    std::printf("[%s, init %s] DIVERGED: %s\n", s.name.c_str(), s.init_labels[init_index].c_str(), e.what());
+    return false;
+  }
+}
+
+}  // namespace paper

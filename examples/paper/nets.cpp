@@ -1,0 +1,48 @@
+// Dispatch of a setting to its network (nets.hpp): architecture, variant, input geometry and
+// outputs.
+#include <stdexcept>
+#include <string>
+
+#include "experiment.hpp"
+#include "nets.hpp"
+
+namespace paper {
+
+namespace {
+variant variant_of(const setting& s) { return s.bn ? variant::bn : s.wn ? variant::wn : variant::plain; }
+
+template <std::size_t D, std::size_t Out>
+std::unique_ptr<rhonet::model<float>> fc(variant v) {
+  switch (v) {
+    case variant::bn: return new_fc<D, Out, variant::bn>();
+    case variant::wn: return new_fc<D, Out, variant::wn>();
+    default: return new_fc<D, Out, variant::plain>();
+  }
+}
+
+template <std::size_t C, std::size_t HW, std::size_t Out>
+std::unique_ptr<rhonet::model<float>> conv(variant v) {
+  switch (v) {
+    case variant::bn: return new_conv<C, HW, Out, variant::bn>();
+    case variant::wn: return new_conv<C, HW, Out, variant::wn>();
+    default: return new_conv<C, HW, Out, variant::plain>();
+  }
+}
+}  // namespace
+
+std::unique_ptr<rhonet::model<float>> new_network(const setting& s, const data& d) {
+  const variant v = variant_of(s);
+  const bool one = d.outputs == 1;
+  if (s.arch == "fc4") {
+    const std::size_t D = d.flat_train.features();
+    if (D == 785) return one ? fc<785, 1>(v) : fc<785, 2>(v);
+    if (D == 3073) return one ? fc<3073, 1>(v) : fc<3073, 2>(v);
+    throw std::invalid_argument("fc4: no network instantiated for " + std::to_string(D) + " inputs");
+  }
+  if (d.channels == 1 && d.side == 28) return one ? conv<1, 28, 1>(v) : conv<1, 28, 2>(v);
+  if (d.channels == 3 && d.side == 32) return one ? conv<3, 32, 1>(v) : conv<3, 32, 2>(v);
+  throw std::invalid_argument("conv4: no network instantiated for " + std::to_string(d.channels) + " x " +
+                              std::to_string(d.side) + " x " + std::to_string(d.side) + " images");
+}
+
+}  // namespace paper
