@@ -7,6 +7,7 @@
 #    finished runs and refuses other options; a folder paper did not write is refused even
 #    with --overwrite; the report reads only the runs the manifest lists;
 #  - a second paper on the same folder is refused at once, naming the first one's pid;
+#  - a failing report step is an error (exit 1, a message);
 #  - SIGINT stops a run with exit 130, a message, and a manifest that says "interrupted".
 # Usage: paper_out_folder.sh PAPER_BINARY WORK_DIR. Exit 77 (skipped) without the data.
 set -uo pipefail
@@ -71,6 +72,13 @@ grep -qF "paper: --out 'theirs' is not empty and holds no run of paper (it has n
 "$paper" "${tiny[@]}" --out "$name" --overwrite --no-report >log6 2>&1 || fail "--overwrite exited $?: $(cat log6)"
 [ -e "$name/conv-bn-nowd" ] && fail "--overwrite left the old folder's contents"
 [ -e "$name/REPORT.md" ] && fail "--overwrite left the old REPORT.md"
+
+# 6b. A report step that fails is an error: exit 1, a message, the manifest says so.
+mkdir "$name/REPORT.md"  # a folder where report.py writes its file
+"$paper" "${tiny[@]}" --out "$name" --resume >log6b 2>&1 && fail "a failed report step exited 0"
+grep -qF "paper: the report step failed: /usr/bin/python3 " log6b || fail "report failure message: $(cat log6b)"
+grep -qF "exited with status 1; the runs are complete in $name" log6b || fail "report failure message: $(cat log6b)"
+[ "$(json "$name/manifest.json" 'm["report"]')" = failed ] || fail "manifest after a failed report"
 
 # 7. Two writers, then SIGINT.
 "$paper" --experiment plain --init 1 --epochs 1000000 --limit-train 64 --limit-test 32 --batch 64 --threads 1 \
