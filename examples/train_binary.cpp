@@ -1,77 +1,192 @@
 // Train the paper's FC4-BN net on two Fashion-MNIST classes and log every observable of the
-// theory each epoch (docs/observables.md): OUT/observations.csv, margins.csv, summary.json.
+// theory each epoch (docs/observables.md): OUT/observations.csv, margins.csv, summary.json,
+// and manifest.json (the command, the options, the status).
 //   train_binary [--epochs N] [--class-a a] [--class-b b] [--lr X] [--wd X] [--init X] [--out DIR]
+//                [--limit-train N] [--limit-test N] [--overwrite] [--threads N]
 //                [--checkpoint-dir DIR [--checkpoint-every N] [--keep-checkpoints N] [--resume]]
-//                [--threads N]
-// Exits 1 with a message naming the epoch, step and layer if training diverges (NaN, Inf or
-// an exploding loss); the last checkpoint then holds the last good state.
+// --out must be new or empty, or hold an earlier run of train_binary (--overwrite replaces
+// it, --resume continues it); both folders are locked while the program runs. Exits 1 with a
+// message naming the epoch, step and layer if training diverges (NaN, Inf or an exploding
+// loss); the last checkpoint then holds the last good state. Exit 2: a bad command line;
+// 128 + signal: interrupted by SIGINT or SIGTERM.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
 
+#include <rhonet/io/folder_lock.hpp>
 #include <rhonet/rhonet.hpp>
 #include <rhonet/train.hpp>
 
+#include "common/interrupt.hpp"
+#include "common/run_folder.hpp"
+#include "common/spawn.hpp"
+#include "train_binary_cli.hpp"
+
 using namespace rhonet;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A folder holds a run of train_binary if its manifest says so, or (written before there was
+// a manifest) it holds only the files a run writes.
+bool is_train_binary_run(const std::vector<std::string>& names, const nlohmann::json& m) {
+  if (m.is_object() && m.contains("program")) return m["program"] == "train_binary";
+  for (const auto& n : names)
+    if (n != "observations.csv" && n != "margins.csv" && n != "summary.json") return false;
+  return true;
+}
+
+std::string now_utc() {
+  const auto now = std::time(nullptr);
+  char when[64];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return when;
+}
+
+int run(const train_binary_cli::options& o, int argc, char** argv) {
+  const fs::path out = o.out, ckpt = o.checkpoint_dir;
+  const auto mode = o.overwrite ? run_folder::mode::overwrite
+                                : o.resume ? run_folder::mode::resume : run_folder::mode::fresh;
+  run_folder::claim claim = run_folder::claim_folder(out, "train_binary", "--out", mode, is_train_binary_run);
+  folder_lock ckpt_lock;  // the checkpoint folder's own lock, unless it is --out
+  if (!ckpt.empty() && fs::weakly_canonical(ckpt) != fs::weakly_canonical(out)) {
+    try {
+      ckpt_lock = folder_lock(ckpt, "train_binary");
+    } catch (const folder_in_use& e) {
+      throw std::runtime_error(std::string("--checkpoint-dir ") + e.what());
+    }
+  }
+
+  std::mutex manifest_mutex;
+  nlohmann::json manifest;
+  bool written = false;
+  auto write_manifest = [&] {
+    write_file_atomically(out / "manifest.json", manifest.dump(2) + "\n");
+    written = true;
+  };
+  interrupt::watcher watcher([&](int signo) {
+    manifest_mutex.lock();  // never unlocked: the process ends after this
+    const char* sig = interrupt::signal_name(signo);
+    if (written) {
+      manifest["status"] = "interrupted";
+      manifest["interrupted"] = {{"signal", sig}, {"at", now_utc()}};
+      try {
+        write_manifest();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "\ntrain_binary: could not record the interruption: %s\n", e.what());
+      }
+    }
+    if (ckpt.empty())
+      std::fprintf(stderr, "\ntrain_binary: interrupted by %s; without --checkpoint-dir there is nothing to resume\n",
+                   sig);
+    else
+      std::fprintf(stderr,
+                   "\ntrain_binary: interrupted by %s; the checkpoints in %s are complete: run the same command "
+                   "with --resume to continue\n",
+                   sig, ckpt.c_str());
+  });
+
+  // Two classes, labels +-1, per-channel standardisation, unit norm, bias component.
+  auto sets = load_fashion_mnist_splits<float>();
+  std::optional<std::size_t> lt, ls;
+  if (o.limit_train) lt = o.limit_train;
+  if (o.limit_test) ls = o.limit_test;
+  auto train_set = make_binary_task(sets.train, int(o.class_a), int(o.class_b), 1, lt);
+  auto test_set = make_binary_task(sets.test, int(o.class_a), int(o.class_b), 1, ls);
+  standardise_per_channel(train_set, test_set);
+  for (auto* d : {&train_set, &test_set}) {
+    scale_to_unit_norm(*d);
+    append_bias(*d);
+  }
+
+  std::string cmd;
+  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + spawn::shown({argv[i]});
+  {
+    std::lock_guard<std::mutex> hold(manifest_mutex);
+    if (o.overwrite) {
+      if (claim.had_run) std::printf("--overwrite: replacing the earlier run in %s\n", out.c_str());
+      run_folder::clear(out, ckpt.empty() ? fs::path() : ckpt);
+      if (!ckpt.empty())  // the trainer's checkpoints only: anything else there is not ours
+        for (const auto& e : fs::directory_iterator(ckpt))
+          if (e.path().filename().string().rfind("ckpt-", 0) == 0) fs::remove_all(e.path());
+    }
+    manifest = {{"program", "train_binary"},
+                {"command", cmd},
+                {"started", claim.had_run && o.resume ? claim.manifest.value("started", now_utc()) : now_utc()},
+                {"status", "running"},
+                {"options",
+                 {{"epochs", o.epochs}, {"class_a", o.class_a}, {"class_b", o.class_b}, {"lr", o.lr},
+                  {"wd", o.wd}, {"init", o.init}, {"train_samples", train_set.size()},
+                  {"test_samples", test_set.size()}, {"checkpoint_dir", o.checkpoint_dir},
+                  {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints}}}};
+    if (claim.had_run && o.resume) manifest["resumed"] = now_utc();
+    write_manifest();
+  }
+
+  if (o.resume) {
+    recover_checkpoints(ckpt);
+    if (const auto latest = latest_checkpoint(ckpt))
+      std::printf("resuming from %s\n", latest->c_str());
+    else
+      std::printf("no checkpoint in %s yet: starting from the beginning\n", ckpt.c_str());
+  }
+
+  using net_t = arch::fc4_bn<785>;
+  auto net = std::make_unique<net_t>();
+  init_frobenius(net->parameters(), o.init, /*seed=*/1);
+
+  train_options opt;
+  opt.epochs = o.epochs;
+  opt.sgd = {.lr = o.lr, .momentum = 0.9, .weight_decay = o.wd};
+  opt.out_dir = out;
+  opt.checkpoint_dir = ckpt;
+  opt.checkpoint_every = o.checkpoint_every;
+  opt.keep_checkpoints = o.keep_checkpoints;
+  opt.resume = o.resume;
+  if (o.threads > 0) set_threads(int(o.threads));
+  const auto blas = blas_kernels_status();  // the kernel set the run's numbers come from
+  opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
+                      {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
+  auto finish = [&](const char* status, const std::string& error) {
+    std::lock_guard<std::mutex> hold(manifest_mutex);
+    manifest["status"] = status;
+    if (!error.empty()) manifest["error"] = error;
+    write_manifest();
+  };
+  train_result result;
+  try {
+    result = train(*net, train_set, test_set, opt);
+  } catch (const training_diverged& e) {
+    finish("diverged", e.what());
+    throw;
+  } catch (const std::exception& e) {
+    finish("failed", e.what());
+    throw;
+  }
+  finish("finished", "");
+  const auto& f = result.history.back();
+  std::printf("%llu epochs in %.1f s (%.2f s/epoch incl. observations): train error %.4f, "
+              "test error %.4f, rho %.4f, rho_eq %.4f\nCSV: %s/observations.csv\n",
+              static_cast<unsigned long long>(o.epochs), result.seconds, result.seconds / double(o.epochs),
+              f.train_error, f.test_error, f.rho, f.rho_eq, out.c_str());
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
-  CLI::App app{"Train FC4-BN (785-512-512-512-1) with the square loss on two Fashion-MNIST classes"};
-  std::size_t epochs = 5, a = 2, b = 4;
-  double lr = 0.01, wd = 0.01, init = 1;
-  std::string out = "out/train_binary", checkpoint_dir;
-  std::size_t checkpoint_every = 1, keep_checkpoints = 2;
-  bool resume = false;
-  int threads = 0;
-  app.add_option("--epochs", epochs)->capture_default_str();
-  app.add_option("--class-a", a, "class labelled +1")->capture_default_str();
-  app.add_option("--class-b", b, "class labelled -1")->capture_default_str();
-  app.add_option("--lr", lr)->capture_default_str();
-  app.add_option("--wd", wd, "weight decay (PyTorch semantics)")->capture_default_str();
-  app.add_option("--init", init, "Frobenius norm of each weight matrix at init")->capture_default_str();
-  app.add_option("--out", out)->capture_default_str();
-  app.add_option("--checkpoint-dir", checkpoint_dir, "write checkpoints (ckpt-<epoch>) into this folder");
-  app.add_option("--checkpoint-every", checkpoint_every, "epochs between checkpoints")->capture_default_str();
-  app.add_option("--keep-checkpoints", keep_checkpoints, "newest checkpoints kept (0: all)")->capture_default_str();
-  app.add_flag("--resume", resume, "continue from the newest checkpoint in --checkpoint-dir (if any)");
-  app.add_option("--threads", threads, "threads (default: OpenBLAS's own choice)")->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
-
+  train_binary_cli::parser cli;
+  train_binary_cli::options o;
   try {
-    if (threads > 0) set_threads(threads);
-    // Two classes, labels +-1, per-channel standardisation, unit norm, bias component.
-    auto train_set = make_binary_task(load_fashion_mnist<float>(split::train), int(a), int(b), 1);
-    auto test_set = make_binary_task(load_fashion_mnist<float>(split::test), int(a), int(b), 1);
-    standardise_per_channel(train_set, test_set);
-    for (auto* d : {&train_set, &test_set}) {
-      scale_to_unit_norm(*d);
-      append_bias(*d);
-    }
-
-    using net_t = arch::fc4_bn<785>;
-    auto net = std::make_unique<net_t>();
-    init_frobenius(net->parameters(), init, /*seed=*/1);
-
-    train_options opt;
-    opt.epochs = epochs;
-    opt.sgd = {.lr = lr, .momentum = 0.9, .weight_decay = wd};
-    opt.out_dir = out;
-    opt.checkpoint_dir = checkpoint_dir;
-    opt.checkpoint_every = checkpoint_every;
-    opt.keep_checkpoints = keep_checkpoints;
-    opt.resume = resume;
-    const auto blas = blas_kernels_status();  // the kernel set the run's numbers come from
-    opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
-                        {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
-    const auto result = train(*net, train_set, test_set, opt);
-    const auto& f = result.history.back();
-    if (result.resumed_from_epoch > 0)
-      std::printf("resumed from %s (epoch %zu)\n", result.last_checkpoint.c_str(), result.resumed_from_epoch);
-    std::printf("%zu epochs in %.1f s (%.2f s/epoch incl. observations): train error %.4f, "
-                "test error %.4f, rho %.4f, rho_eq %.4f\nCSV: %s/observations.csv\n",
-                epochs, result.seconds, result.seconds / double(epochs), f.train_error,
-                f.test_error, f.rho, f.rho_eq, out.c_str());
+    o = cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::usage_exit(cli.app(), e, "train_binary");
+  }
+  try {
+    return run(o, argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_binary: %s\n", e.what());
     return 1;

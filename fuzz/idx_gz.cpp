@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 2 || data[0] != 0x1f || data[1] != 0x8b) raw = {0x1f, 0x8b};
   raw.insert(raw.end(), data, data + size);
   try {
-    const rhonet::file_bytes f = rhonet::decode_file_bytes(raw, "fuzz.idx.gz");
+    const rhonet::file_bytes f = rhonet::decode_file_bytes(raw, "fuzz.idx.gz", rhonet::idx_content_bound);
     if (!f.gzip) __builtin_trap();
     try {
       const rhonet::idx_images img = rhonet::parse_idx_images(f, "fuzz.idx.gz");

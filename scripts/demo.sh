@@ -3,7 +3,8 @@
 # settings (FC4 with BN and WD, Conv4 with BN without WD, FC4 without either) at three init
 # scales on two Fashion-MNIST classes with the quick preset, and writes figures and
 # REPORT.md. Extra arguments go to the `paper` program (e.g. --preset paper, --data
-# cifar10:FOLDER, --out DIR); see `build/examples/paper --help`.
+# cifar10:FOLDER, --out DIR); see `build/examples/paper --help`. out/paper must be new or
+# empty: to run again, pass --resume (keep the finished runs) or --overwrite (start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
-all=(idx_plain idx_gz cifar10 npy_header checkpoint)
+all=(idx_plain idx_gz cifar10 npy_header checkpoint cli)
 harnesses=("${@:-${all[@]}}")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 work=${FUZZ_DIR:-build-fuzz}
@@ -21,10 +21,10 @@ bash scripts/install-deps.sh --fuzz
 
 mkdir -p "$work"/{bin,seeds,corpus,artifacts,logs}
 cxxflags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-          -fno-omit-frame-pointer -Iinclude)
+          -fno-omit-frame-pointer -Iinclude -Iexamples)
 for h in "${harnesses[@]}"; do
   [ -f "fuzz/$h.cpp" ] || { echo "no harness fuzz/$h.cpp" >&2; exit 2; }
-  if [ ! "$work/bin/$h" -nt "fuzz/$h.cpp" ] || [ -n "$(find include -newer "$work/bin/$h" -name '*.hpp' | head -1)" ]; then
+  if [ ! "$work/bin/$h" -nt "fuzz/$h.cpp" ] || [ -n "$(find include examples -newer "$work/bin/$h" -name '*.hpp' | head -1)" ]; then
     echo "building $h"
     libs=(-lz)
     [ "$h" = checkpoint ] && libs+=(-lopenblas)
@@ -63,11 +63,22 @@ put("npy_header", "f4-5x6.npy", npy("<f4", "(5, 6)", 120))
 put("npy_header", "f8-vector.npy", npy("<f8", "(3,)", 24))
 put("npy_header", "f4-scalar.npy", npy("<f4", "()", 4))
 put("npy_header", "v2-f4-4d.npy", npy("<f4", "(2, 3, 3, 3)", 216, version=2))
+# Command lines: first byte odd = paper, even = train_binary; arguments separated by NUL.
+cmd = lambda program, *args: bytes([1 if program == "paper" else 0]) + b"\0".join(a.encode() for a in args)
+put("cli", "paper-default", cmd("paper", "--quiet"))
+put("cli", "paper-custom", cmd("paper", "--experiment", "custom,plain", "--arch", "fc4", "--bn", "off", "--wd",
+                               "0.01", "--init", "0.1,1e-1,5", "--classes", "3,5", "--seed", "18446744073709551615"))
+put("cli", "paper-numbers", cmd("paper", "--lr", "0.05", "--momentum", "0", "--epochs", "3", "--batch", "64",
+                                "--limit-train=256", "--fallback-lr-factor", "0.1", "--out", "o", "--resume"))
+put("cli", "train-binary", cmd("train_binary", "--epochs", "2", "--class-a", "0", "--class-b", "9", "--lr", "1e-2",
+                               "--checkpoint-dir", "c", "--checkpoint-every", "2", "--keep-checkpoints", "0",
+                               "--resume"))
+put("cli", "train-binary-bad", cmd("train_binary", "--epochs", "-1", "--wd", "nan"))
 PY
 RHONET_FUZZ_SEEDS="$work/seeds/checkpoint" "$work/bin/checkpoint" >/dev/null 2>&1 || true
 
 # Inputs up to 16 KiB (a CIFAR-10 record is 3073 bytes); 1 s per input counts as a hang.
-declare -A max_len=([idx_plain]=4096 [idx_gz]=4096 [cifar10]=16384 [npy_header]=1024 [checkpoint]=8192)
+declare -A max_len=([idx_plain]=4096 [idx_gz]=4096 [cifar10]=16384 [npy_header]=1024 [checkpoint]=8192 [cli]=512)
 status=0
 printf '%-11s %14s %10s %9s\n' harness executions execs/s findings
 for h in "${harnesses[@]}"; do

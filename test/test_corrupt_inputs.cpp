@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
@@ -203,6 +205,34 @@ std::vector<defect> matrix() {
        "c-idx3.gz", gz_images.size() - 6, "the rest of the gzip stream", "end of file", {"(compressed)"}},
       {"bad gzip stream", "cifar10", put("g.bin.gz", gzip(cifar_record(1)) + "junk"), cifar("g.bin.gz"), "g.bin.gz",
        gzip(cifar_record(1)).size(), "end of file after the gzip stream", "4 trailing bytes", {"(compressed)"}},
+      // Not a regular file: refused by type before it is opened for reading (a FIFO would
+      // block in open, a device would never end).
+      {"not a regular file", "idx",
+       [](const fs::path& dir) { BOOST_REQUIRE(::mkfifo((dir / "f-idx3").c_str(), 0600) == 0); },
+       images("f-idx3"), "f-idx3", 0, "a regular file", "a FIFO (named pipe)"},
+      {"not a regular file", "cifar10", [](const fs::path& dir) { fs::create_symlink("/dev/zero", dir / "z.bin"); },
+       cifar("z.bin"), "z.bin", 0, "a regular file", "a character device"},
+      // Gzip bomb: a small .gz that inflates far beyond what the format allows; decompression
+      // stops at the size the IDX header states (plus 4 KiB), or at 10000 CIFAR-10 records.
+      {"gzip bomb", "idx.gz", put("bomb-idx3.gz", gzip(idx_images(1, 28, 28, 784) + bytes(32 << 20, '\0'))),
+       images("bomb-idx3.gz"), "bomb-idx3.gz", 800, "end of data after 1 images of 28x28",
+       "4096 trailing bytes (and more: decompression stopped there)", {"(decompressed)"}},
+      {"gzip bomb", "idx.gz", put("bomb-idx1.gz", gzip(idx_labels("\x01\x02\x03") + bytes(32 << 20, '\0'))),
+       labels("bomb-idx1.gz"), "bomb-idx1.gz", 11, "end of data after 3 labels",
+       "4096 trailing bytes (and more: decompression stopped there)", {"(decompressed)"}},
+      {"gzip bomb", "cifar10", put("bomb.bin.gz", gzip(bytes(10001 * 3073, '\0'))), cifar("bomb.bin.gz"),
+       "bomb.bin.gz", 10000 * 3073, "end of data after at most 10000 records",
+       "more decompressed data (decompression stopped there)", {"(decompressed)"}},
+      // Train and test images of different sizes: found when the second file is read.
+      {"train/test image shape mismatch", "idx",
+       [](const fs::path& dir) {
+         write_text(dir / "t10k-images-idx3-ubyte", idx_images(2, 2, 2, 8));
+         write_text(dir / "t10k-labels-idx1-ubyte", idx_labels("\x01\x02"));
+         write_text(dir / "train-images-idx3-ubyte.gz", gzip(idx_images(1, 3, 3, 9)));
+         write_text(dir / "train-labels-idx1-ubyte", idx_labels("\x01"));
+       },
+       [](const fs::path& dir) { rhonet::load_fashion_mnist_splits<float>(dir); }, "train-images-idx3-ubyte.gz", 8,
+       "images of 2x2 like those of ", "images of 3x3", {"t10k-images-idx3-ubyte"}},
       // A manifest for another network.
       {"manifest for another network", "manifest",
        [](const fs::path& dir) {
@@ -223,6 +253,7 @@ std::vector<defect> matrix() {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_defect_class_names_file_position_and_expectation) {
+  ::alarm(120);  // a reader that blocks (on a FIFO) ends the test instead of hanging it
   std::set<std::string> classes;
   for (const defect& d : matrix()) {
     BOOST_TEST_CONTEXT(d.defect_class << " [" << d.format << "]") {
@@ -247,7 +278,42 @@ BOOST_AUTO_TEST_CASE(every_defect_class_names_file_position_and_expectation) {
       classes.insert(d.defect_class);
     }
   }
-  BOOST_TEST(classes.size() == 12u);  // the 11 classes, npy dtype and shape counted apart
+  BOOST_TEST(classes.size() == 15u);  // npy dtype and shape counted apart
+  ::alarm(0);
+}
+
+// A FIFO is refused at once, not after a writer appears (SIGALRM ends the test if it blocks).
+BOOST_AUTO_TEST_CASE(fifo_is_refused_without_blocking) {
+  rhonet_test::scratch dir("fifo");
+  const fs::path fifo = dir.path / "train-images-idx3-ubyte";
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  write_text(dir.path / "train-labels-idx1-ubyte", idx_labels("\x01"));
+  ::alarm(10);
+  BOOST_CHECK_EXCEPTION(rhonet::read_idx_images(fifo), rhonet::data_error,
+                        [&](const rhonet::data_error& e) { return e.file() == fifo.string(); });
+  BOOST_CHECK_EXCEPTION(rhonet::load_fashion_mnist<float>(rhonet::split::train, dir.path), rhonet::data_error,
+                        [&](const rhonet::data_error& e) { return e.file() == fifo.string(); });
+  ::alarm(0);
+}
+
+// A header that states more than max_decompressed_bytes (here a lower bound, to keep the
+// test small) is refused once decompression reaches the bound, naming the header.
+BOOST_AUTO_TEST_CASE(header_stating_more_than_the_bound) {
+  const bytes gz = gzip(idx_images(65535, 65535, 65535, 0) + bytes(2 << 20, '\0'));
+  const rhonet::content_bound small{1 << 20, rhonet::idx_content_bound.from_content};
+  const auto f = rhonet::decode_file_bytes(std::vector<std::uint8_t>(gz.begin(), gz.end()), "huge.gz", small);
+  BOOST_TEST(f.stopped);
+  BOOST_TEST(f.bytes.size() == std::size_t{1} << 20);
+  BOOST_CHECK_EXCEPTION(rhonet::parse_idx_images(f, "huge.gz"), rhonet::data_error, [](const rhonet::data_error& e) {
+    BOOST_TEST_MESSAGE(e.what());
+    return e.position() == 4u && e.expected().rfind("at most 1048576 bytes of decompressed content", 0) == 0 &&
+           e.found() == "a header stating 65535 images of 65535x65535";
+  });
+  // Without a bound from the content, the overall bound still holds.
+  const auto g = rhonet::decode_file_bytes(std::vector<std::uint8_t>(gz.begin(), gz.end()), "huge.gz",
+                                           rhonet::content_bound{1000});
+  BOOST_TEST(g.stopped);
+  BOOST_TEST(g.bytes.size() == 1000u);
 }
 
 // Inputs found by fuzzing (scripts/fuzz.sh), kept as regression cases.

@@ -1,77 +1,58 @@
 // paper: reproduces the experiments of Poggio & Liao on real data (two classes of
 // Fashion-MNIST by default, CIFAR-10's binary batches when given), writes per-run CSV and
-// JSON (docs/run-format.md), then figures and REPORT.md (report.py).
+// JSON (docs/run-format.md), then figures and REPORT.md (report.py, run without a shell).
+// The output folder is locked while the program runs, refused if it holds something else,
+// and its manifest.json says at every moment which runs finished (docs/reliability.md).
+// Exit codes: 0 done; 1 a run diverged or an error; 2 a bad command line; 128 + signal when
+// interrupted by SIGINT or SIGTERM.
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include <rhonet/rhonet.hpp>
 
+#include "common/interrupt.hpp"
+#include "common/run_folder.hpp"
+#include "common/spawn.hpp"
 #include "experiment.hpp"
+#include "paper_cli.hpp"
 
-extern "C" void openblas_set_num_threads(int);  // OpenBLAS reads its env only at load time
 
 namespace fs = std::filesystem;
 using paper::setting;
 
 namespace {
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-// The three settings of the paper; `paper_preset` chooses its epochs, else `quick`.
-setting named_setting(const std::string& name, bool paper_preset) {
-  setting s;
-  s.name = name;
-  if (name == "fc-bn-wd") {
-    s.arch = "fc4", s.bn = true, s.wd = 0.01, s.lr = 0.1, s.epochs = paper_preset ? 1000 : 12;
-  } else if (name == "conv-bn-nowd") {
-    s.arch = "conv4", s.bn = true, s.wd = 0, s.lr = 0.01, s.epochs = paper_preset ? 1000 : 4;
-  } else if (name == "plain") {
-    s.arch = "fc4", s.bn = false, s.wd = 0, s.lr = 0.1, s.epochs = paper_preset ? 1000 : 12;
-  } else {
-    throw CLI::ValidationError("--experiment", "unknown setting '" + name +
-                                                   "' (fc-bn-wd, conv-bn-nowd, plain, custom)");
-  }
-  return s;
-}
-
-paper::data load_data(const std::string& spec, int a, int b, std::size_t outputs,
-                      std::size_t limit_train, std::size_t limit_test) {
+paper::data load_data(const paper_cli::options& o) {
   using namespace rhonet;
   paper::data d;
-  dataset<float> train, test;
-  if (spec == "fashion-mnist") {
-    train = load_fashion_mnist<float>(split::train);
-    test = load_fashion_mnist<float>(split::test);
+  train_test<float> sets;
+  if (o.data == "fashion-mnist") {
+    sets = load_fashion_mnist_splits<float>();
     d.name = "fashion-mnist";
-  } else if (spec.rfind("cifar10:", 0) == 0) {
-    const fs::path folder = spec.substr(8);
-    train = load_cifar10<float>(split::train, folder);
-    test = load_cifar10<float>(split::test, folder);
+  } else {  // cifar10:FOLDER (checked by the option layer)
+    const fs::path folder = o.data.substr(8);
+    sets.train = load_cifar10<float>(split::train, folder);
+    sets.test = load_cifar10<float>(split::test, folder);
     d.name = "cifar10";
-  } else {
-    throw CLI::ValidationError("--data", "expected fashion-mnist or cifar10:FOLDER, got '" + spec + "'");
   }
   std::optional<std::size_t> lt, ls;
-  if (limit_train) lt = limit_train;
-  if (limit_test) ls = limit_test;
-  d.image_train = make_binary_task(train, a, b, outputs, lt);
-  d.image_test = make_binary_task(test, a, b, outputs, ls);
+  if (o.limit_train) lt = o.limit_train;
+  if (o.limit_test) ls = o.limit_test;
+  d.image_train = make_binary_task(sets.train, o.class_a, o.class_b, o.outputs, lt);
+  d.image_test = make_binary_task(sets.test, o.class_a, o.class_b, o.outputs, ls);
   d.channels = d.image_train.channels;
   d.side = d.image_train.height;
-  d.outputs = outputs;
+  d.outputs = o.outputs;
   standardise_per_channel(d.image_train, d.image_test);
   scale_to_unit_norm(d.image_train);
   scale_to_unit_norm(d.image_test);
@@ -82,148 +63,266 @@ paper::data load_data(const std::string& spec, int a, int b, std::size_t outputs
   return d;
 }
 
-}  // namespace
+// A folder holds a run of paper if its manifest says so (or, written before the manifest
+// named its program, has paper's command and settings).
+bool is_paper_run(const std::vector<std::string>&, const nlohmann::json& m) {
+  if (!m.is_object()) return false;
+  if (m.contains("program")) return m["program"] == "paper";
+  return m.contains("command") && m.contains("settings");
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{"Reproduce Poggio & Liao's experiments: train the paper's networks with the "
-               "square loss and report rho, margins and neural collapse against the predictions."};
-  std::string experiment = "fc-bn-wd,conv-bn-nowd,plain", preset = "quick", data_spec = "fashion-mnist";
-  std::string inits = "0.1,1,5", classes = "2,4", arch, bn, out = "out/paper";
-  double lr = -1, momentum = -1, wd = -1, fallback = 0;
-  std::size_t epochs = 0, batch = 0, outputs = 1, limit_train = 0, limit_test = 0;
-  std::uint64_t seed = 1;
-  int threads = 0;
-  bool no_report = false, quiet = false;
-  app.add_option("--experiment", experiment,
-                 "settings, comma-separated: fc-bn-wd, conv-bn-nowd, plain, or custom (with --arch/--bn/--wd)")
-      ->capture_default_str();
-  app.add_option("--preset", preset, "quick (minutes) or paper (the paper's 1000 epochs)")
-      ->check(CLI::IsMember({"quick", "paper"}))->capture_default_str();
-  app.add_option("--arch", arch, "custom setting: fc4 or conv4")->check(CLI::IsMember({"fc4", "conv4"}));
-  app.add_option("--bn", bn, "custom setting: on or off")->check(CLI::IsMember({"on", "off"}));
-  app.add_option("--init", inits, "Frobenius norms of every weight matrix at init, comma-separated")
-      ->capture_default_str();
-  app.add_option("--lr", lr, "learning rate (default: the preset's, 0.1 FC, 0.01 conv)");
-  app.add_option("--fallback-lr-factor", fallback,
-                 "if a run diverges, run it again with lr times this factor (up to twice); off by default")
-      ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--momentum", momentum, "SGD momentum (default 0.9)");
-  app.add_option("--wd", wd, "weight decay, PyTorch's semantics (default: the setting's)");
-  app.add_option("--epochs", epochs, "epochs (default: the preset's)");
-  app.add_option("--batch", batch, "batch size (default 128)");
-  app.add_option("--seed", seed, "seed of init and shuffling")->capture_default_str();
-  app.add_option("--data", data_spec, "fashion-mnist, or cifar10:FOLDER (the binary batches)")
-      ->capture_default_str();
-  app.add_option("--classes", classes, "the two classes a,b (a -> +1, b -> -1)")->capture_default_str();
-  app.add_option("--outputs", outputs, "1 (labels +-1) or 2 (one-hot)")->check(CLI::IsMember({1, 2}))
-      ->capture_default_str();
-  app.add_option("--limit-train", limit_train, "use only the first N training samples (0: all)");
-  app.add_option("--limit-test", limit_test, "use only the first N test samples (0: all)");
-  app.add_option("--threads", threads, "BLAS threads (default: OpenBLAS's own choice)");
-  app.add_option("--out", out, "output folder")->capture_default_str();
-  app.add_flag("--no-report", no_report, "skip figures and REPORT.md");
-  app.add_flag("--quiet", quiet, "no per-epoch progress lines");
-  CLI11_PARSE(app, argc, argv);
+// manifest.json, shared by the training loop and the signal watcher; every change is written
+// at once (atomically), so the file always says which runs finished.
+struct live_manifest {
+  std::mutex mutex;
+  nlohmann::json j;
+  fs::path file;
+  bool written = false;
 
-  try {
-    if (threads > 0) openblas_set_num_threads(threads);
-    const bool paper_preset = preset == "paper";
-    const auto cls = split_list(classes);
-    if (cls.size() != 2) throw CLI::ValidationError("--classes", "expected two classes a,b");
-    std::vector<setting> settings;
-    for (const auto& name : split_list(experiment)) {
-      setting s;
-      if (name == "custom") {
-        if (arch.empty() || bn.empty() || wd < 0)
-          throw CLI::ValidationError("--experiment custom", "needs --arch, --bn and --wd");
-        s.arch = arch, s.bn = bn == "on", s.wd = wd, s.lr = arch == "fc4" ? 0.1 : 0.01;
-        s.epochs = paper_preset ? 1000 : (arch == "fc4" ? 12 : 4);
-        std::ostringstream n;
-        n << arch << "-" << (s.bn ? "bn" : "nobn") << "-" << (wd > 0 ? "wd" : "nowd");
-        s.name = n.str();
-      } else {
-        s = named_setting(name, paper_preset);
-      }
-      if (lr > 0) s.lr = lr;
-      if (momentum >= 0) s.momentum = momentum;
-      if (wd >= 0 && name != "custom") s.wd = wd;
-      if (epochs > 0) s.epochs = epochs;
-      if (batch > 0) s.batch = batch;
-      s.init_labels = split_list(inits);
-      s.inits.clear();
-      for (const auto& l : s.init_labels) s.inits.push_back(std::stod(l));
-      settings.push_back(s);
+  template <class F>
+  void update(F&& change) {
+    std::lock_guard<std::mutex> hold(mutex);
+    change(j);
+    rhonet::write_file_atomically(file, j.dump(2) + "\n");
+    written = true;
+  }
+};
+
+std::string now_utc() {
+  const auto now = std::time(nullptr);
+  char when[64];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return when;
+}
+
+// What defines the results of a sweep: a resumed sweep must have the same.
+nlohmann::json sweep_config(const paper_cli::options& o, const paper::data& d) {
+  nlohmann::json settings = nlohmann::json::array();
+  for (const auto& s : o.settings)
+    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd}, {"lr", s.lr},
+                        {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch}});
+  return {{"data", o.data},
+          {"classes", {o.class_a, o.class_b}},
+          {"outputs", o.outputs},
+          {"train_samples", d.image_train.size()},
+          {"test_samples", d.image_test.size()},
+          {"seed", o.seed},
+          {"fallback_lr_factor", o.fallback},
+          {"inits", o.init_labels},
+          {"settings", settings}};
+}
+
+// The first field in which the earlier sweep's configuration differs, as a message; empty
+// if they agree.
+std::string config_mismatch(const nlohmann::json& old_manifest, const nlohmann::json& now) {
+  if (!old_manifest.contains("config") || !old_manifest["config"].is_object())
+    return "it records no configuration (written by an older paper)";
+  const auto& old = old_manifest["config"];
+  for (const auto& [key, value] : now.items()) {
+    if (!old.contains(key) || old[key] != value) {
+      auto cut = [](std::string s) { return s.size() > 160 ? s.substr(0, 157) + "..." : s; };
+      return key + " was " + cut(old.contains(key) ? old[key].dump() : "not recorded") + ", this command gives " +
+             cut(value.dump());
     }
+  }
+  return {};
+}
 
-    std::printf("loading %s, classes %s vs %s ...\n", data_spec.c_str(), cls[0].c_str(), cls[1].c_str());
-    const paper::data d = load_data(data_spec, std::stoi(cls[0]), std::stoi(cls[1]), outputs,
-                                    limit_train, limit_test);
-    std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.image_train.size(),
-                d.image_test.size(), d.channels, d.side, d.side);
+int run_sweep(const paper_cli::options& o, int argc, char** argv) {
+  if (o.threads > 0) rhonet::set_threads(int(o.threads));
+  const fs::path out_dir = o.out;
+  const auto mode = o.overwrite ? run_folder::mode::overwrite
+                                : o.resume ? run_folder::mode::resume : run_folder::mode::fresh;
+  // Lock and check the folder before the (slow) data loading, so a refusal comes at once.
+  run_folder::claim claim = run_folder::claim_folder(out_dir, "paper", "--out", mode, is_paper_run);
 
-    const fs::path out_dir = out;
-    fs::create_directories(out_dir);
-    nlohmann::json manifest;
-    std::string cmd;
-    for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
-    const auto now = std::time(nullptr);
-    char when[64];
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    manifest["command"] = cmd;
-    manifest["started"] = when;
-    manifest["preset"] = preset;
-    manifest["data"] = {{"name", d.name}, {"classes", {cls[0], cls[1]}}, {"train", d.image_train.size()},
-                        {"test", d.image_test.size()}, {"outputs", outputs},
-                        {"preprocessing", "per-channel standardisation, unit L2 norm, bias component for FC"}};
-    manifest["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
-                           {"blas_threads", threads > 0 ? std::to_string(threads) : "default"}};
-    manifest["settings"] = nlohmann::json::array();
+  live_manifest manifest;
+  manifest.file = out_dir / "manifest.json";
+  std::atomic<pid_t> report_child{0};
+  std::string current = "the start of the sweep";  // the run in progress (under manifest.mutex)
+  interrupt::watcher watcher([&](int signo) {
+    // Never unlocked: the process ends after this, and nothing may write the manifest after it.
+    manifest.mutex.lock();
+    if (const pid_t child = report_child.load()) ::kill(child, SIGTERM);
+    const char* sig = interrupt::signal_name(signo);
+    if (!manifest.written) {
+      std::fprintf(stderr, "\npaper: interrupted by %s before training started; nothing was written to %s\n", sig,
+                   out_dir.c_str());
+      return;
+    }
+    auto& j = manifest.j;
+    const bool training = j["status"] == "running";
+    if (training) {
+      j["status"] = "interrupted";
+      for (auto& r : j["runs"])
+        if (r["status"] == "running") r["status"] = "interrupted";
+    } else {
+      j["report"] = "interrupted";
+    }
+    j["interrupted"] = {{"signal", sig}, {"at", now_utc()}};
+    try {
+      rhonet::write_file_atomically(manifest.file, j.dump(2) + "\n");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "\npaper: could not record the interruption: %s\n", e.what());
+    }
+    if (training)
+      std::fprintf(stderr,
+                   "\npaper: interrupted by %s during %s; the runs that finished are kept in %s (manifest.json "
+                   "lists them). To continue, run the same command with --resume.\n",
+                   sig, current.c_str(), out_dir.c_str());
+    else
+      std::fprintf(stderr,
+                   "\npaper: interrupted by %s during the report step; the runs are complete. To make the "
+                   "report: /usr/bin/python3 %s %s\n",
+                   sig, RHONET_PAPER_REPORT_SCRIPT, spawn::shown({out_dir.string()}).c_str());
+  });
+
+  std::printf("loading %s, classes %d vs %d ...\n", o.data.c_str(), o.class_a, o.class_b);
+  const paper::data d = load_data(o);
+  std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.image_train.size(), d.image_test.size(),
+              d.channels, d.side, d.side);
+
+  std::vector<setting> settings;
+  for (const auto& p : o.settings) {
+    setting s;
+    s.name = p.name, s.arch = p.arch, s.bn = p.bn, s.wd = p.wd, s.lr = p.lr, s.momentum = p.momentum;
+    s.epochs = p.epochs, s.batch = p.batch, s.inits = o.inits, s.init_labels = o.init_labels;
+    settings.push_back(s);
+  }
+  const nlohmann::json config = sweep_config(o, d);
+
+  // Runs kept from the earlier sweep (--resume): those it records as done, with a summary.
+  std::map<std::string, nlohmann::json> kept;
+  if (claim.had_run && o.resume) {
+    if (const std::string diff = config_mismatch(claim.manifest, config); !diff.empty())
+      throw std::runtime_error("--resume: the run in '" + out_dir.string() + "' has other options: " + diff +
+                               "; give the options of that run, or --overwrite to start over");
+    for (const auto& r : claim.manifest.value("runs", nlohmann::json::array()))
+      if (r.is_object() && (r.value("status", "") == "finished" || r.value("status", "") == "diverged") &&
+          fs::exists(out_dir / r.value("folder", "") / "summary.json"))
+        kept[r.value("folder", "")] = r;
+  }
+
+  std::string cmd;
+  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + spawn::shown({argv[i]});
+  manifest.update([&](nlohmann::json& j) {
+    if (claim.had_run && o.overwrite) {
+      std::printf("--overwrite: replacing the earlier run in %s\n", out_dir.c_str());
+      run_folder::clear(out_dir);
+    }
+    j["program"] = "paper";
+    j["command"] = cmd;
+    j["started"] = claim.had_run && o.resume ? claim.manifest.value("started", now_utc()) : now_utc();
+    if (claim.had_run && o.resume) j["resumed"] = now_utc();
+    j["status"] = "running";
+    j["preset"] = o.preset;
+    j["data"] = {{"name", d.name}, {"classes", {o.class_a, o.class_b}}, {"train", d.image_train.size()},
+                 {"test", d.image_test.size()}, {"outputs", o.outputs},
+                 {"preprocessing", "per-channel standardisation, unit L2 norm, bias component for FC"}};
+    j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
+                    {"blas_threads", o.threads > 0 ? std::to_string(o.threads) : "default"}};
+    j["settings"] = nlohmann::json::array();
     for (const auto& s : settings)
-      manifest["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd},
-                                      {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
-                                      {"batch", s.batch}, {"inits", s.init_labels}});
-    rhonet::write_file_atomically(out_dir / "manifest.json", manifest.dump(2) + "\n");
+      j["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd}, {"lr", s.lr},
+                               {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch},
+                               {"inits", s.init_labels}});
+    j["config"] = config;
+    j["runs"] = nlohmann::json::array();
+    for (const auto& s : settings)
+      for (const auto& label : s.init_labels) {
+        const std::string folder = s.name + "/" + paper::init_dir(label);
+        if (auto it = kept.find(folder); it != kept.end())
+          j["runs"].push_back(it->second);
+        else
+          j["runs"].push_back({{"setting", s.name}, {"init", label}, {"folder", folder}, {"status", "pending"}});
+      }
+  });
 
-    const paper::run_options ro{out_dir, seed, !quiet};
-    const auto t0 = std::chrono::steady_clock::now();
-    int diverged = 0;
-    for (auto& s : settings)
-      for (std::size_t i = 0; i < s.inits.size(); ++i) {
-        setting f = s;
-        bool ok = paper::run_one(f, i, d, ro);
-        for (int attempt = 0; !ok && fallback > 0 && attempt < 2; ++attempt) {
-          f.lr *= fallback;
+  const paper::run_options ro{out_dir, o.seed, !o.quiet};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::size_t run_index = 0;
+  for (auto& s : settings)
+    for (std::size_t i = 0; i < s.inits.size(); ++i, ++run_index) {
+      const std::string folder = s.name + "/" + paper::init_dir(s.init_labels[i]);
+      if (kept.count(folder)) {
+        std::printf("[%s, init %s] kept from the earlier run (%s)\n", s.name.c_str(), s.init_labels[i].c_str(),
+                    kept[folder].value("status", "").c_str());
+        continue;
+      }
+      manifest.update([&](nlohmann::json& j) {
+        fs::remove_all(out_dir / folder);  // what an interrupted attempt left
+        j["runs"][run_index]["status"] = "running";
+        current = s.name + " init " + s.init_labels[i];
+      });
+      setting f = s;
+      bool ok = false;
+      try {
+        ok = paper::run_one(f, i, d, ro);
+        for (int attempt = 0; !ok && o.fallback > 0 && attempt < 2; ++attempt) {
+          f.lr *= o.fallback;
           f.fallback_from = s.lr;
           std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
                       "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[i].c_str(), s.lr, f.lr);
           ok = paper::run_one(f, i, d, ro);
         }
-        diverged += !ok;
+      } catch (const std::exception& e) {
+        manifest.update([&](nlohmann::json& j) {
+          j["runs"][run_index]["status"] = "failed";
+          j["runs"][run_index]["error"] = e.what();
+          j["status"] = "failed";
+        });
+        throw;
       }
-    manifest["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    manifest["diverged_runs"] = diverged;
-    rhonet::write_file_atomically(out_dir / "manifest.json", manifest.dump(2) + "\n");
+      manifest.update([&](nlohmann::json& j) {
+        j["runs"][run_index]["status"] = ok ? "finished" : "diverged";
+        j["runs"][run_index]["lr"] = f.lr;
+      });
+    }
 
-    if (!no_report) {
-      const std::string script = RHONET_PAPER_REPORT_SCRIPT;
-      const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-      std::fflush(stdout);
-      const std::string call = python + " '" + script + "' '" + out_dir.string() + "'";
-      if (std::system(call.c_str()) != 0) {
-        std::fprintf(stderr, "paper: the report step failed (%s)\n", call.c_str());
-        return 1;
-      }
-    }
-    std::printf("\nresults: %s\n", fs::absolute(out_dir).c_str());
-    if (!no_report) {
-      std::printf("report:  %s\n", fs::absolute(out_dir / "REPORT.md").c_str());
-      std::printf("figures: %s\n", fs::absolute(out_dir / "figures").c_str());
-    }
-    if (diverged > 0) {
-      std::fprintf(stderr, "paper: %d run(s) diverged (see their summary.json and the report)\n", diverged);
-      return 1;
-    }
-    return 0;
+  int diverged = 0;
+  manifest.update([&](nlohmann::json& j) {
+    for (const auto& r : j["runs"]) diverged += r["status"] == "diverged";
+    j["status"] = "finished";
+    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    j["diverged_runs"] = diverged;
+  });
+
+  if (!o.no_report) {
+    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    const std::vector<std::string> call{python, RHONET_PAPER_REPORT_SCRIPT, fs::absolute(out_dir).string()};
+    const spawn::outcome r = spawn::run(call, &report_child);
+    const bool written = r.ok() && fs::exists(out_dir / "REPORT.md");
+    manifest.update([&](nlohmann::json& j) { j["report"] = written ? "written" : "failed"; });
+    if (!written)
+      throw std::runtime_error("the report step failed: " + spawn::shown(call) + " " +
+                               (r.ok() ? "wrote no REPORT.md" : r.describe()) + "; the runs are complete in " +
+                               out_dir.string());
+  }
+  std::printf("\nresults: %s\n", fs::absolute(out_dir).c_str());
+  if (!o.no_report) {
+    std::printf("report:  %s\n", fs::absolute(out_dir / "REPORT.md").c_str());
+    std::printf("figures: %s\n", fs::absolute(out_dir / "figures").c_str());
+  }
+  if (diverged > 0) {
+    std::fprintf(stderr, "paper: %d run(s) diverged (see their summary.json and the report)\n", diverged);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rhonet::ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
+  paper_cli::parser cli;
+  paper_cli::options o;
+  try {
+    o = cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::usage_exit(cli.app(), e, "paper");
+  }
+  try {
+    return run_sweep(o, argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paper: %s\n", e.what());
     return 1;

@@ -3,10 +3,11 @@
 
     /usr/bin/python3 examples/paper/report.py RUN_DIR
 
-Reads RUN_DIR/manifest.json and RUN_DIR/<setting>/init_<scale>/{observations.csv,
-margins.csv, summary.json}; writes RUN_DIR/figures/*.png and RUN_DIR/REPORT.md. The verdicts
-on the paper's 9 predictions come from verdicts.py (next to this file). Depends only on
-Debian's python3 with numpy and matplotlib.
+Reads RUN_DIR/manifest.json and, for each run it lists as finished or diverged,
+RUN_DIR/<setting>/init_<scale>/{observations.csv, margins.csv, summary.json}; writes
+RUN_DIR/figures/*.png and RUN_DIR/REPORT.md. The verdicts on the paper's 9 predictions come
+from verdicts.py (next to this file). Depends only on Debian's python3 with numpy and
+matplotlib.
 """
 
 import csv
@@ -75,45 +76,51 @@ def _guess_flags(setting):
     return bn, wd
 
 
+DONE = ("finished", "diverged")  # run statuses in manifest.json that have results
+
+
 def load_runs(run_dir):
-    """(manifest, [run dict]) — run dicts carry what verdicts.py needs plus plotting data."""
+    """(manifest, [run dict]) for the runs manifest.json lists as done; nothing else in the
+    folder is read (a stale folder from another sweep never enters the report). Raises
+    ValueError when the manifest lists no runs or names a folder outside run_dir."""
     manifest = read_json(os.path.join(run_dir, "manifest.json"))
+    listed = manifest.get("runs")
+    if not isinstance(listed, list):
+        raise ValueError(f"{os.path.join(run_dir, 'manifest.json')} lists no runs "
+                         "(missing, not written by paper, or by an older paper)")
     msettings = {s.get("name"): s for s in manifest.get("settings", []) if isinstance(s, dict)}
-    # settings in manifest order first, then any other folder holding init_* runs
-    names = [n for n in msettings if os.path.isdir(os.path.join(run_dir, n))]
-    for n in sorted(os.listdir(run_dir)):
-        d = os.path.join(run_dir, n)
-        if n not in names and os.path.isdir(d) and any(x.startswith("init_") for x in os.listdir(d)):
-            names.append(n)
     runs = []
-    for name in names:
-        sdir = os.path.join(run_dir, name)
-        labels = sorted((x for x in os.listdir(sdir) if x.startswith("init_")
-                         and os.path.isdir(os.path.join(sdir, x))), key=_init_value)
-        for lab in labels:
-            rdir = os.path.join(sdir, lab)
-            summary = read_json(os.path.join(rdir, "summary.json"))
-            obs, header = read_csv_columns(os.path.join(rdir, "observations.csv"))
-            margins, mheader = read_csv_columns(os.path.join(rdir, "margins.csv"))
-            ms = msettings.get(name, {})
-            gbn, gwd = _guess_flags(name)
-            final = summary.get("final") or {h: obs[h][-1] for h in header if obs[h]}
-            runs.append({
-                "setting": name,
-                "label": lab,
-                "init": _num(summary.get("init", _init_value(lab))),
-                "bn": bool(summary.get("bn", ms.get("bn", gbn))),
-                "wd": _num(summary.get("wd", ms.get("wd", gwd))),
-                "diverged": bool(summary.get("diverged", False)),
-                "final": {k: _num(v) for k, v in final.items()},
-                "series": obs,
-                "columns": header,
-                "margins": margins,
-                "margin_columns": [h for h in mheader if h.startswith("q")],
-                "scale_invariant_layers": summary.get("scale_invariant_layers") or [],
-                "summary": summary,
-                "manifest_setting": ms,
-            })
+    for entry in listed:
+        if not isinstance(entry, dict) or entry.get("status") not in DONE:
+            continue
+        folder, name = str(entry.get("folder", "")), str(entry.get("setting", ""))
+        parts = folder.split("/")
+        if os.path.isabs(folder) or len(parts) != 2 or ".." in parts or "" in parts:
+            raise ValueError(f"manifest.json: run folder {folder!r} is not <setting>/init_<scale>")
+        rdir = os.path.join(run_dir, *parts)
+        lab = parts[1]
+        summary = read_json(os.path.join(rdir, "summary.json"))
+        obs, header = read_csv_columns(os.path.join(rdir, "observations.csv"))
+        margins, mheader = read_csv_columns(os.path.join(rdir, "margins.csv"))
+        ms = msettings.get(name, {})
+        gbn, gwd = _guess_flags(name)
+        final = summary.get("final") or {h: obs[h][-1] for h in header if obs[h]}
+        runs.append({
+            "setting": name,
+            "label": lab,
+            "init": _num(summary.get("init", _init_value(lab))),
+            "bn": bool(summary.get("bn", ms.get("bn", gbn))),
+            "wd": _num(summary.get("wd", ms.get("wd", gwd))),
+            "diverged": bool(summary.get("diverged", False)),
+            "final": {k: _num(v) for k, v in final.items()},
+            "series": obs,
+            "columns": header,
+            "margins": margins,
+            "margin_columns": [h for h in mheader if h.startswith("q")],
+            "scale_invariant_layers": summary.get("scale_invariant_layers") or [],
+            "summary": summary,
+            "manifest_setting": ms,
+        })
     return manifest, runs
 
 
@@ -366,10 +373,9 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
     if isinstance(manifest.get("machine"), dict):
         L.append("- **machine**: " + ", ".join(f"{k} = {_cell(v)}" for k, v in manifest["machine"].items()))
     for k, v in manifest.items():
-        if k not in ("command", "started", "preset", "seconds", "diverged_runs", "data", "machine", "settings"):
+        if k not in ("command", "started", "preset", "seconds", "diverged_runs", "data", "machine", "settings",
+                     "runs", "config", "program"):
             L.append(f"- **{k}**: {_cell(v)}")
-    if not manifest:
-        L.append("- manifest.json missing: settings below come from summary.json files only.")
     L.append("")
 
     L += ["## Settings and runs", ""]
@@ -430,9 +436,13 @@ def main(argv):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     run_dir = argv[1]
-    manifest, runs = load_runs(run_dir)
+    try:
+        manifest, runs = load_runs(run_dir)
+    except ValueError as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 1
     if not runs:
-        print(f"report.py: no <setting>/init_<scale> runs under {run_dir}", file=sys.stderr)
+        print(f"report.py: manifest.json in {run_dir} lists no finished run", file=sys.stderr)
         return 1
     os.makedirs(os.path.join(run_dir, FIGDIR), exist_ok=True)
     figures = []

@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep the source tree free of __pycache__
 sys.path.insert(0, HERE)
 import verdicts as V  # noqa: E402
+import report  # noqa: E402
 
 C, N, I = V.CONFIRMED, V.NOT_CONFIRMED, V.INCONCLUSIVE
 
@@ -264,12 +265,17 @@ class TestEndToEnd(unittest.TestCase):
                         "settings": [{"name": n, "arch": "fc4", "bn": b, "wd": w, "lr": 0.1,
                                       "momentum": 0.9, "epochs": 1, "batch": 128, "inits": ["0.1", "5"]}
                                      for n, b, w in settings],
-                        "seconds": 10.0, "diverged_runs": 0}
+                        "seconds": 10.0, "diverged_runs": 0,
+                        "runs": [{"setting": n, "init": i, "folder": f"{n}/init_{i}", "status": "finished"}
+                                 for n, _, _ in settings for i in ("0.1", "5")]}
             with open(os.path.join(tmp, "manifest.json"), "w") as fh:
                 json.dump(manifest, fh)
             for n, b, w in settings:
                 for init in ("0.1", "5"):
                     write_synthetic_run(tmp, n, b, w, float(init) if init != "5" else 5)
+            # Left by another sweep and not in the manifest: never read.
+            write_synthetic_run(tmp, "fc-bn-wd", True, 0.01, 7)
+            write_synthetic_run(tmp, "conv-bn-nowd", True, 0.0, 1)
             p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), tmp],
                                capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stderr)
@@ -281,6 +287,8 @@ class TestEndToEnd(unittest.TestCase):
             for ln in rows:
                 self.assertRegex(ln, r"\*\*(confirmed|not confirmed|inconclusive)\*\* \|$")
             self.assertIn("default settings have none", text)  # P7 without a WD-no-BN run
+            self.assertNotIn("init_7", text)
+            self.assertNotIn("conv-bn-nowd", text)
             figs = os.path.join(tmp, "figures")
             names = sorted(os.listdir(figs))
             self.assertEqual(len(names), 2 * 6 + 1, names)
@@ -290,6 +298,40 @@ class TestEndToEnd(unittest.TestCase):
                 self.assertEqual(head, b"\x89PNG\r\n\x1a\n", name)
                 self.assertGreater(os.path.getsize(os.path.join(figs, name)), 1000, name)
                 self.assertIn(f"(figures/{name})", text)
+
+
+class TestManifestRuns(unittest.TestCase):
+    """The report reads the runs manifest.json lists as done, and nothing else."""
+
+    def _manifest(self, tmp, runs):
+        with open(os.path.join(tmp, "manifest.json"), "w") as fh:
+            json.dump({"program": "paper", "settings": [], "runs": runs}, fh)
+
+    def test_only_listed_finished_runs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for init in (0.1, 1, 5):
+                write_synthetic_run(tmp, "plain", False, 0.0, init)
+            self._manifest(tmp, [
+                {"setting": "plain", "init": "0.1", "folder": "plain/init_0.1", "status": "finished"},
+                {"setting": "plain", "init": "1", "folder": "plain/init_1", "status": "interrupted"},
+                {"setting": "plain", "init": "5", "folder": "plain/init_5", "status": "diverged"}])
+            _, runs = report.load_runs(tmp)
+            self.assertEqual([r["label"] for r in runs], ["init_0.1", "init_5"])
+
+    def test_no_runs_listed(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_synthetic_run(tmp, "plain", False, 0.0, 1)
+            with open(os.path.join(tmp, "manifest.json"), "w") as fh:
+                json.dump({"command": "paper", "settings": []}, fh)
+            with self.assertRaisesRegex(ValueError, "lists no runs"):
+                report.load_runs(tmp)
+
+    def test_folder_outside_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for bad in ("../x/init_1", "/tmp/init_1", "plain/../../init_1", "plain/init_1/deeper"):
+                self._manifest(tmp, [{"setting": "plain", "folder": bad, "status": "finished"}])
+                with self.assertRaisesRegex(ValueError, "is not <setting>/init_<scale>"):
+                    report.load_runs(tmp)
 
 
 def main():

@@ -1,7 +1,7 @@
 // Reader for the CIFAR-10 binary version (cifar-10-binary.tar.gz): each record is one label
 // byte followed by 3072 pixel bytes (1024 red, 1024 green, 1024 blue, each 32x32 row-major),
 // i.e. already CHW. Train = data_batch_1.bin .. data_batch_5.bin, test = test_batch.bin,
-// 10000 records each; smaller files are accepted so tests and subsets work.
+// 10000 records each; smaller files are accepted so tests and subsets work, larger ones not.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +17,10 @@ namespace rhonet {
 
 inline constexpr std::size_t cifar10_pixels = 3 * 32 * 32;
 inline constexpr std::size_t cifar10_record_size = 1 + cifar10_pixels;
+// A batch file of the binary version holds 10000 records; no more is read from one file
+// (this bounds what a .gz may inflate to).
+inline constexpr std::size_t cifar10_max_records = 10000;
+inline constexpr content_bound cifar10_content_bound{cifar10_max_records * cifar10_record_size};
 
 struct cifar10_records {
   std::size_t count = 0;
@@ -28,6 +32,11 @@ struct cifar10_records {
 inline void append_cifar10_records(const file_bytes& f, const std::string& name, cifar10_records& out) {
   const auto& b = f.bytes;
   const char* where = f.gzip ? "decompressed" : "";
+  if (f.stopped)
+    throw data_error(name, b.size(),
+                     "end of data after at most " + std::to_string(cifar10_max_records) +
+                         " records (the size of a CIFAR-10 batch file)",
+                     "more decompressed data (decompression stopped there)", where);
   if (b.empty())
     throw data_error(name, 0, "at least one 3073-byte record",
                      f.gzip ? "no decompressed data" : "an empty file", where);
@@ -63,7 +72,7 @@ inline void append_cifar10_batch(const std::filesystem::path& path, cifar10_reco
                      "a CIFAR-10 binary batch (data_batch_1..5.bin, test_batch.bin of the binary "
                      "version)",
                      "no such file");
-  append_cifar10_records(read_file_bytes(path), name, out);
+  append_cifar10_records(read_file_bytes(path, cifar10_content_bound), name, out);
 }
 
 inline cifar10_records read_cifar10_batch(const std::filesystem::path& path) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rhonet/core/error.hpp>
@@ -93,14 +94,22 @@ inline std::filesystem::path find_fashion_mnist_file(const std::filesystem::path
                    "no such file");
 }
 
-// Fashion-MNIST as 1 x rows x cols images (28 x 28 for the real files), 10 classes.
+namespace detail {
+
+// One split of Fashion-MNIST. With `like`, the images must have its shape (the other split's
+// images file, read before), checked before the labels are read.
 template <class T>
-dataset<T> load_fashion_mnist(split s,
-                              const std::filesystem::path& folder = default_fashion_mnist_dir()) {
+dataset<T> load_fashion_mnist_split(split s, const std::filesystem::path& folder,
+                                    const std::pair<const idx_images*, std::filesystem::path>& like = {}) {
   const std::string prefix = s == split::train ? "train" : "t10k";
   const auto images_path = find_fashion_mnist_file(folder, prefix + "-images-idx3-ubyte");
   const auto labels_path = find_fashion_mnist_file(folder, prefix + "-labels-idx1-ubyte");
   const idx_images images = read_idx_images(images_path);
+  if (const idx_images* other = like.first; other && (other->rows != images.rows || other->cols != images.cols))
+    throw data_error(images_path.string(), 8,
+                     "images of " + std::to_string(other->rows) + "x" + std::to_string(other->cols) +
+                         " like those of " + like.second.string(),
+                     "images of " + std::to_string(images.rows) + "x" + std::to_string(images.cols));
   const std::vector<std::uint8_t> labels = read_idx_labels(labels_path, 10);
   if (labels.size() != images.count)
     throw data_error(labels_path.string(), 4,
@@ -115,6 +124,34 @@ dataset<T> load_fashion_mnist(split s,
   d.source = std::string("fashion-mnist:") + to_string(s);
   detail::fill_dataset(d, images.count, images.pixels, labels, 10);
   return d;
+}
+
+}  // namespace detail
+
+// Fashion-MNIST as 1 x rows x cols images (28 x 28 for the real files), 10 classes.
+template <class T>
+dataset<T> load_fashion_mnist(split s,
+                              const std::filesystem::path& folder = default_fashion_mnist_dir()) {
+  return detail::load_fashion_mnist_split<T>(s, folder);
+}
+
+template <class T>
+struct train_test {
+  dataset<T> train, test;
+};
+
+// Both splits of Fashion-MNIST, whose images must have one shape: a mismatch is a data_error
+// naming both images files, raised as soon as the second one is read.
+template <class T>
+train_test<T> load_fashion_mnist_splits(const std::filesystem::path& folder = default_fashion_mnist_dir()) {
+  train_test<T> r;
+  r.test = load_fashion_mnist<T>(split::test, folder);  // the smaller file first
+  idx_images test_shape;
+  test_shape.rows = r.test.height;
+  test_shape.cols = r.test.width;
+  r.train = detail::load_fashion_mnist_split<T>(
+      split::train, folder, {&test_shape, find_fashion_mnist_file(folder, "t10k-images-idx3-ubyte")});
+  return r;
 }
 
 // CIFAR-10 as 3 x 32 x 32 images, 10 classes; `folder` holds the .bin files (or their

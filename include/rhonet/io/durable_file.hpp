@@ -60,10 +60,17 @@ inline void fsync_path(const std::filesystem::path& path, bool directory) {
 }
 
 // Replaces `path` with `text` atomically: a synced sibling temporary file, then a rename.
+// On any failure the temporary file is removed and `path` is as it was.
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
   const std::filesystem::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
-  write_file_synced(tmp, {text});
-  std::filesystem::rename(tmp, path);
+  try {
+    write_file_synced(tmp, {text});
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw;
+  }
 }
 
 }  // namespace rhonet

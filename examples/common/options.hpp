@@ -1,0 +1,196 @@
+// The validated option layer of the example programs, on CLI11: every value is checked as a
+// whole (no sign wrapping, no overflow, no trailing junk, no hex), every number against the
+// range it may have, every list for empty and repeated items; a bad value is a
+// CLI::ValidationError whose message names the flag, the value and what is allowed:
+//     --epochs: expected a whole number from 1 to 1000000, got '-1'
+// main() turns any CLI::ParseError into that message and exit code 2 (usage_exit).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace cli {
+
+inline constexpr int usage_error_exit = 2;
+
+// A decimal whole number: digits only, no sign, no overflow of 64 bits.
+inline std::optional<std::uint64_t> parse_whole(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+  if (ec != std::errc{} || end != s.data() + s.size() || s.front() == '-' || s.front() == '+')
+    return std::nullopt;
+  return v;
+}
+
+// A decimal number (12, 0.5, 1e-3): all of the text, no hex, within double's range.
+inline std::optional<double> parse_real(std::string_view s) {
+  if (s.empty() || s.front() == '+') return std::nullopt;
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// The range of a real-valued option; lo/hi may be open, hi may be infinite (no bound).
+struct real_range {
+  double lo = -std::numeric_limits<double>::infinity();
+  bool lo_open = false;
+  double hi = std::numeric_limits<double>::infinity();
+  bool hi_open = false;
+
+  bool contains(double v) const {
+    return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  }
+  std::string describe() const {
+    auto num = [](double x) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%g", x);
+      return std::string(b);
+    };
+    if (std::isinf(hi)) return std::string("a finite number ") + (lo_open ? "> " : ">= ") + num(lo);
+    return std::string("a number in ") + (lo_open ? "(" : "[") + num(lo) + ", " + num(hi) + (hi_open ? ")" : "]");
+  }
+};
+
+inline real_range positive() { return {0, true}; }
+inline real_range non_negative() { return {0, false}; }
+
+inline std::string quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+inline std::string whole_description(std::uint64_t lo, std::uint64_t hi) {
+  return "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
+}
+
+// Checks: a whole number in [lo, hi].
+inline CLI::Validator whole(std::uint64_t lo, std::uint64_t hi) {
+  const std::string what = whole_description(lo, hi);
+  return CLI::Validator(
+      [lo, hi, what](std::string& s) -> std::string {
+        const auto v = parse_whole(s);
+        if (!v || *v < lo || *v > hi) return "expected " + what + ", got " + quote(s);
+        return {};
+      },
+      "INT in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+}
+
+// Checks: a finite number in `r`.
+inline CLI::Validator real(real_range r) {
+  return CLI::Validator(
+      [r](std::string& s) -> std::string {
+        const auto v = parse_real(s);
+        if (!v || !r.contains(*v)) return "expected " + r.describe() + ", got " + quote(s);
+        return {};
+      },
+      "");
+}
+
+// Checks: not empty (a folder name).
+inline CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s.empty()) return "expected a folder name, got an empty string";
+        return {};
+      },
+      "");
+}
+
+// Comma-separated items, none empty, none repeated; `what` names the items in messages.
+// Returns the items or an error message.
+inline std::vector<std::string> split_items(const std::string& text, std::string& error, const char* what) {
+  std::vector<std::string> items;
+  error.clear();
+  if (text.empty()) {
+    error = std::string("expected a comma-separated list of ") + what + ", got an empty string";
+    return {};
+  }
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) {
+      error = std::string("expected a comma-separated list of ") + what + ", got an empty item in " + quote(text);
+      return {};
+    }
+    items.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+// Checks: a comma-separated list of members of `allowed`, none repeated.
+inline CLI::Validator member_list(std::vector<std::string> allowed) {
+  std::string names;
+  for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+  return CLI::Validator(
+      [allowed, names](std::string& s) -> std::string {
+        std::string err;
+        const auto items = split_items(s, err, names.c_str());
+        if (!err.empty()) return err;
+        std::set<std::string> seen;
+        for (const auto& it : items) {
+          if (std::find(allowed.begin(), allowed.end(), it) == allowed.end())
+            return "expected one or more of " + names + ", got " + quote(it);
+          if (!seen.insert(it).second) return quote(it) + " is given twice in " + quote(s);
+        }
+        return {};
+      },
+      "");
+}
+
+// Checks: a comma-separated list of numbers in `r`, no two equal (1 and 1.0 are equal).
+// Items are used as they are written in folder names, so nothing but a number passes.
+inline CLI::Validator real_list(real_range r) {
+  return CLI::Validator(
+      [r](std::string& s) -> std::string {
+        std::string err;
+        const auto items = split_items(s, err, "numbers");
+        if (!err.empty()) return err;
+        std::vector<std::pair<double, std::string>> seen;
+        for (const auto& it : items) {
+          const auto v = parse_real(it);
+          if (!v || !r.contains(*v)) return "expected " + r.describe() + " for each item, got " + quote(it);
+          for (const auto& [x, text] : seen)
+            if (x == *v)
+              return text == it ? quote(it) + " is given twice"
+                                : quote(text) + " and " + quote(it) + " are the same value";
+          seen.emplace_back(*v, it);
+        }
+        return {};
+      },
+      "");
+}
+
+// Parses a list validated by real_list.
+inline std::vector<double> reals(const std::string& s) {
+  std::string err;
+  std::vector<double> out;
+  for (const auto& it : split_items(s, err, "numbers")) out.push_back(*parse_real(it));
+  return out;
+}
+
+// Prints a parse error as "<program>: <message>" (or the help text) and returns the exit code:
+// 0 for --help, usage_error_exit otherwise.
+inline int usage_exit(const CLI::App& app, const CLI::ParseError& e, const char* program) {
+  if (e.get_exit_code() == 0) {  // --help
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", program, e.what());
+  return usage_error_exit;
+}
+
+}  // namespace cli

@@ -1,0 +1,75 @@
+// libFuzzer harness: the command lines of `paper` and `train_binary` (the input is split at
+// NUL bytes into arguments; its first byte chooses the program). Parsing must end in options
+// that satisfy every documented rule, or in a CLI::ParseError; any other exception, a crash
+// or a broken rule is a finding.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "paper/paper_cli.hpp"
+#include "train_binary_cli.hpp"
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+void check_paper(const paper_cli::options& o) {
+  check(!o.settings.empty() && !o.inits.empty() && o.inits.size() == o.init_labels.size());
+  for (const auto& s : o.settings) {
+    check(s.epochs >= 1 && s.epochs <= paper_cli::max_epochs && s.batch >= 1 && s.batch <= paper_cli::max_batch);
+    check(std::isfinite(s.lr) && s.lr > 0 && s.momentum >= 0 && s.momentum < 1 && std::isfinite(s.wd) && s.wd >= 0);
+    check(s.arch == "fc4" || s.arch == "conv4");
+  }
+  for (std::size_t i = 0; i < o.inits.size(); ++i) {
+    check(std::isfinite(o.inits[i]) && o.inits[i] > 0);
+    check(o.init_labels[i].find_first_not_of("0123456789.eE-") == std::string::npos);  // a safe folder name
+    for (std::size_t j = 0; j < i; ++j) check(o.inits[j] != o.inits[i]);
+  }
+  check(o.class_a >= 0 && o.class_a <= 9 && o.class_b >= 0 && o.class_b <= 9 && o.class_a != o.class_b);
+  check(o.outputs == 1 || o.outputs == 2);
+  check(!o.out.empty() && !(o.overwrite && o.resume));
+  check(o.fallback == 0 || (o.fallback > 0 && o.fallback < 1));
+}
+
+void check_train_binary(const train_binary_cli::options& o) {
+  check(o.epochs >= 1 && o.class_a <= 9 && o.class_b <= 9 && o.class_a != o.class_b);
+  check(std::isfinite(o.lr) && o.lr > 0 && std::isfinite(o.wd) && o.wd >= 0 && std::isfinite(o.init) && o.init > 0);
+  check(!o.out.empty() && o.checkpoint_every >= 1);
+  check(!o.resume || !o.checkpoint_dir.empty());
+  check(!(o.overwrite && o.resume));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const bool paper = data[0] & 1;
+  std::vector<std::string> args{paper ? "paper" : "train_binary"};
+  std::string cur;
+  for (std::size_t i = 1; i < size; ++i) {
+    if (data[i] == 0) {
+      args.push_back(cur);
+      cur.clear();
+    } else {
+      cur += char(data[i]);
+    }
+  }
+  if (size > 1) args.push_back(cur);
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    if (paper) {
+      paper_cli::parser p;
+      check_paper(p.parse(int(argv.size()), argv.data()));
+    } else {
+      train_binary_cli::parser p;
+      check_train_binary(p.parse(int(argv.size()), argv.data()));
+    }
+  } catch (const CLI::ParseError&) {
+  }
+  return 0;
+}

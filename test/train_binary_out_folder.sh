@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# train_binary and its folders, at a tiny size (1 epoch on 64 samples): a second run into a
+# finished --out is refused, --resume continues it (naming the checkpoint it resumes from),
+# --overwrite replaces it and its checkpoints; a second writer on a checkpoint folder is
+# refused naming the first one's pid; SIGTERM stops with exit 143 and a manifest that says
+# "interrupted". Usage: train_binary_out_folder.sh TRAIN_BINARY WORK_DIR (77: no data).
+set -uo pipefail
+bin=$1
+work=$2
+data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+[ -e "$data_dir/train-images-idx3-ubyte.gz" ] || [ -e "$data_dir/train-images-idx3-ubyte" ] || {
+  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+json() { /usr/bin/python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+tiny=(--epochs 1 --limit-train 64 --limit-test 32)
+
+"$bin" "${tiny[@]}" --out run --checkpoint-dir ckpt >log1 2>&1 || fail "first run exited $?: $(cat log1)"
+[ "$(json run/manifest.json 'm["program"], m["status"]')" = "('train_binary', 'finished')" ] || fail "$(cat run/manifest.json)"
+"$bin" "${tiny[@]}" --out run --checkpoint-dir ckpt >log2 2>&1 && fail "a second run into a finished --out was accepted"
+grep -qF "train_binary: --out 'run' holds an earlier run of train_binary" log2 || fail "$(cat log2)"
+"$bin" "${tiny[@]}" --out run --checkpoint-dir ckpt --resume >log3 2>&1 || fail "--resume exited $?: $(cat log3)"
+grep -qF "resuming from ckpt/ckpt-1" log3 || fail "resume message: $(cat log3)"
+"$bin" "${tiny[@]}" --out run --checkpoint-dir ckpt --overwrite >log4 2>&1 || fail "--overwrite exited $?: $(cat log4)"
+[ -d ckpt/ckpt-1 ] || fail "no new checkpoint after --overwrite"
+
+"$bin" --epochs 1000000 --limit-train 64 --limit-test 32 --out busy --checkpoint-dir busy-ckpt \
+  --checkpoint-every 1000 >log5 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ -f busy/manifest.json ] && break
+  kill -0 $pid 2>/dev/null || { cat log5; fail "the long run ended early"; }
+  sleep 0.1
+done
+"$bin" "${tiny[@]}" --out other --checkpoint-dir busy-ckpt >log6 2>&1 && fail "a second writer was accepted"
+grep -qF "train_binary: --checkpoint-dir busy-ckpt is in use by another run (pid $pid, train_binary)" log6 \
+  || fail "second writer: $(cat log6)"
+kill -TERM $pid
+wait $pid
+rc=$?
+cat log5
+[ $rc -eq 143 ] || fail "SIGTERM: exit $rc, expected 143"
+grep -qF "train_binary: interrupted by SIGTERM" log5 || fail "no interruption message"
+[ "$(json busy/manifest.json 'm["status"]')" = interrupted ] || fail "$(cat busy/manifest.json)"
+echo "train_binary folders: ownership, resume, overwrite, lock and SIGTERM as expected"
