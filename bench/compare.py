@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rhonet vs PyTorch (issue 5): runs bench/rhonet_bench and bench/compare_pytorch.py on the
+"""rhonet vs PyTorch: runs bench/rhonet_bench and bench/compare_pytorch.py on the
 same data, hyperparameters and thread counts, and writes OUT/comparison.md (tables, targets,
 environment) next to the raw JSON of both sides.
 

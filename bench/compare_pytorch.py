@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch baseline for rhonet's benchmarks (issue 5): the same nets, data, hyperparameters
+"""PyTorch baseline for rhonet's benchmarks: the same nets, data, hyperparameters
 and thread counts as bench/rhonet_bench, timed per epoch and per inference pass.
 
   compare_pytorch.py [--threads 1,2] [--widths 256,512,1024] [--epochs 5]

@@ -1,4 +1,4 @@
-# A compile-fail test in a pair (STYLE.md item 7): SOURCE must compile without RHONET_FAIL
+# A compile-fail test in a pair: SOURCE must compile without RHONET_FAIL
 # and must fail with it, printing every text given on a "// expect:" line of SOURCE.
 # Usage: cmake -DCXX=... -DINCLUDE=... -DSOURCE=... -P compile_fail.cmake
 file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")

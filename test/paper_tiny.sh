@@ -26,7 +26,10 @@ for s in fc-bn-wd conv-bn-nowd plain; do
   for i in 0.1 5; do
     d="$work/$s/init_$i"
     [ -s "$d/summary.json" ] || fail "$d/summary.json missing"
-    head -1 "$d/observations.csv" | grep -q '^epoch,iter,lr,train_loss,train_error,test_loss,test_error,rho,rho_all,rho_bn,rho_eq,rho_eq0,sum_yf,sum_f2,mean_abs_f,margin_min,margin_mean,margin_std,margin_cv,rho_margin_mean,norm_ratio,nc1,nc2,nc3,nc4,residual,seconds,norm_1' \
+    # The header is the column list summary.json records (one definition), then norm_1..K.
+    columns=$(/usr/bin/python3 -c 'import json, sys; print(",".join(json.load(open(sys.argv[1]))["columns"]))' "$d/summary.json")
+    case "$columns" in epoch,iter,lr,train_loss,*,nc1,nc2,nc2_cos,nc3,nc4,residual,seconds) ;; *) fail "$d/summary.json columns: $columns" ;; esac
+    head -1 "$d/observations.csv" | grep -q "^$columns,norm_1" \
       || fail "$d/observations.csv header: $(head -1 "$d/observations.csv")"
     [ "$(wc -l < "$d/observations.csv")" -ge 4 ] || fail "$d/observations.csv has too few rows"
     head -1 "$d/margins.csv" | grep -q '^epoch,iter,q000,' || fail "$d/margins.csv header"

@@ -113,8 +113,8 @@ BOOST_AUTO_TEST_CASE(partial_last_batch_allocates_nothing_once_seen) {
   BOOST_TEST((allocations_alternating_batches<arch::fc4_wn<65, 32>>(8, 3)) == 0);
 }
 
-// The trainer's per-step fault checks (train.hpp: batch, gradients, weights) allocate nothing
-// while everything is finite, and the batcher's steady batches neither.
+// The fault guard's per-step checks (train/fault_guard.hpp: batch, loss, gradients, weights)
+// allocate nothing while everything is finite, and the batcher's steady batches neither.
 BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
   auto net = std::make_unique<arch::fc4_bn<65, 32>>();
   std::mt19937_64 rng(2);
@@ -134,12 +134,22 @@ BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
   net->forward(x);
   net->backward(dout);  // sets every gradient
   const auto params = net->parameters();
+  model_of<arch::fc4_bn<65, 32>> m(*net);
+  trainer<float> t(m, d, {.epochs = 1, .batch = 8});
+  fault_guard<float> guard;
+  guard.on_begin(t);
   std::size_t found = 0;
   const long before = allocations.load();
   for (int i = 0; i < 3; ++i) {
     b.next(x, y);
-    found += detail::non_finite_in_batch(x, b, "input").size() + detail::non_finite_in_batch(y, b, "target").size();
-    found += detail::non_finite_in(params, true).size() + detail::non_finite_in(params, false).size();
+    const step_report<float> r{1, std::size_t(i + 1), 8, 0.5, 0, x, y};
+    try {
+      guard.on_batch(t, r);
+      guard.on_backward(t, r);
+      guard.on_step(t, r);
+    } catch (const training_diverged&) {
+      ++found;
+    }
   }
   BOOST_TEST(allocations.load() - before == 0);
   BOOST_TEST(found == 0u);

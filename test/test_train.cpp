@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE rhonet_train
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -272,4 +273,51 @@ BOOST_AUTO_TEST_CASE(format_1_checkpoints_resume) {
     return std::string(e.what()).find("batch 8") != std::string::npos;
   });
   fs::remove_all(ckpt);
+}
+
+// A stop request ends the run after the step in progress; summary.json says so, and a resume
+// continues from the last checkpoint.
+BOOST_AUTO_TEST_CASE(a_stop_request_ends_the_run_after_its_step) {
+  const auto a = class_clouds(64, 3, 9), test_set = class_clouds(30, 3, 10);
+  const fs::path out = scratch("stop");
+  std::atomic<bool> stop{false};
+  struct stop_after final : run_observer<float> {
+    std::atomic<bool>* flag;
+    std::size_t at;
+    void on_step(trainer<float>&, const step_report<float>& r) override {
+      if (r.step == at) flag->store(true);
+    }
+  } stopper;
+  stopper.flag = &stop;
+  stopper.at = 6;  // in the second epoch (4 steps an epoch)
+  train_options opt;
+  opt.epochs = 5;
+  opt.batch = 16;
+  opt.progress = false;
+  opt.out_dir = out / "run";
+  opt.checkpoint_dir = out / "ckpt";
+  opt.stop = &stop;
+  auto net = std::make_unique<net3>();
+  model_of<net3> m(*net);
+  // Through the trainer directly, to add the observer that raises the flag.
+  trainer_options to{.epochs = 5, .batch = 16, .stop = &stop};
+  trainer<float> t(m, a, to);
+  t.add(std::make_unique<checkpointer<float>>(opt.checkpoint_dir));
+  t.add(std::make_unique<run_summary<float>>(opt.out_dir));
+  t.add(stopper);
+  BOOST_CHECK_EXCEPTION(t.run(), training_interrupted, [&](const training_interrupted& e) {
+    return e.last_checkpoint() == checkpoint_path(opt.checkpoint_dir, 1) &&
+           std::string(e.what()).find("step 6") != std::string::npos;
+  });
+  BOOST_TEST(t.steps() == 6u);
+  std::ifstream sf(opt.out_dir / "summary.json");
+  const auto s = nlohmann::json::parse(sf);
+  BOOST_TEST(s["interrupted"].get<bool>());
+  BOOST_TEST(!s["finished"].get<bool>());
+  // The wrapper resumes from epoch 1.
+  stop = false;
+  opt.resume = true;
+  const auto r = train(*net, a, test_set, opt);
+  BOOST_TEST(r.resumed_from_epoch == 1u);
+  fs::remove_all(out);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Verdicts on the 9 predictions of docs/paper.md, computed from measured numbers.
+"""Verdicts on the 9 predictions of the theory (docs/observables.md), computed from measured numbers.
 
 Pure functions, no I/O, no numpy: each ``prediction_k(runs)`` takes a list of *run dicts*
 and returns a ``Verdict(verdict, evidence, threshold)``. A run dict is small:

@@ -1,4 +1,4 @@
-// The paper's architectures as types (shared/paper.md, "The experiments").
+// The paper's architectures as types (docs/architecture.md, "The paper's nets").
 // FC4: four bias-free dense layers D -> W -> W -> W -> Out; D includes the constant bias
 // component (785 for Fashion-MNIST, 3073 for CIFAR-10). Conv4: the group's 4-conv net,
 // conv 32 k3 s2 p1, [BN -> ReLU -> conv] 64 and 128 k3 s2 p1, then a k4 conv to the output

@@ -56,6 +56,9 @@ struct train_options {
   std::size_t checkpoint_every = 1;
   std::size_t keep_checkpoints = 2;
   bool resume = false;
+  // When set and *stop becomes true, training ends after the step in progress with
+  // training_interrupted; summary.json records it.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct train_result {
@@ -108,6 +111,7 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
   if (opt.use_schedule) to.schedule = opt.schedule;
   to.loss = opt.loss ? *opt.loss : training_loss(square_loss{opt.loss_reduction});
   to.observe_epochs = observation_epochs(opt.epochs, opt.every_epoch_up_to, opt.log_points);
+  to.stop = opt.stop;
   trainer<T> t(net, train_set, to);
 
   t.add(std::make_unique<fault_guard<T>>(opt.divergence_loss));

@@ -1,4 +1,4 @@
-// One gradient checker for the layer contract (STYLE.md item 6): for a network in double
+// One gradient checker for the layer contract, run on every layer type: for a network in double
 // precision and the loss L = sum(R .* g(x)) with a fixed random R, compares every
 // parameter gradient and the input gradient with central differences.
 #pragma once

@@ -200,7 +200,8 @@ class checkpoint_writer {
     if (npy::element_count(shape) != n)
       throw std::logic_error("rhonet::save_checkpoint: tensor '" + name + "' has logical shape " +
                              ck::shape_str(shape) + " but " + std::to_string(n) + " values");
-    const std::string file = kind + "-" + ck::index_str(count_[kind]++) + "-" + ck::file_stem(name) + ".npy";
+    const std::string prefix = kind == "parameter" ? "param" : kind;  // format 1's file names
+    const std::string file = prefix + "-" + ck::index_str(count_[kind]++) + "-" + ck::file_stem(name) + ".npy";
     npy::write<T>((folder_ / file).string(), data, shape);
     tensors_.push_back({{"file", file}, {"name", name}, {"kind", kind}, {"role", role}, {"shape", shape}});
   }
@@ -293,7 +294,7 @@ checkpoint_reader<T>::checkpoint_reader(const std::filesystem::path& dir, const 
       for (const char* k : {"seed", "batch", "train_samples"})
         if (x.contains(k)) t["config"][k] = x[k];
       if (x.contains("drop_last"))  // stored as 0 or 1 then
-        t["config"]["drop_last"] = x["drop_last"].is_number() ? x["drop_last"] != 0 : x["drop_last"];
+        t["config"]["drop_last"] = x["drop_last"].is_number() ? nlohmann::json(x["drop_last"] != 0) : x["drop_last"];
       m_["trainer"] = t;
     }
   }

@@ -5,8 +5,6 @@
 // appends after them.
 #pragma once
 
-#include <cerrno>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +12,7 @@
 #include <string_view>
 #include <system_error>
 
+#include <rhonet/io/checked_file.hpp>
 #include <rhonet/io/durable_file.hpp>
 #include <rhonet/train/trainer.hpp>
 
@@ -40,40 +39,6 @@ inline void keep_csv_rows_up_to(const std::filesystem::path& file, std::size_t l
   write_file_atomically(file, kept);
 }
 
-// An append-only text file whose every line is written and flushed at once, and checked.
-class checked_lines {
- public:
-  void open(const std::filesystem::path& path, bool append) {
-    path_ = path;
-    file_ = std::fopen(path.c_str(), append ? "ab" : "wb");
-    if (!file_) fail("cannot open for writing");
-  }
-  void write_line(const std::string& line) {
-    errno = 0;
-    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fputc('\n', file_) == EOF ||
-        std::fflush(file_) != 0)
-      fail("cannot write");
-  }
-  void close() {
-    if (file_ && std::fclose(file_) != 0) {
-      file_ = nullptr;
-      fail("cannot close");
-    }
-    file_ = nullptr;
-  }
-  bool is_open() const { return file_ != nullptr; }
-  ~checked_lines() {
-    if (file_) std::fclose(file_);
-  }
-
- private:
-  [[noreturn]] void fail(const char* what) {
-    const int e = errno ? errno : EIO;
-    throw std::system_error(e, std::generic_category(), std::string("rhonet: ") + what + " " + path_.string());
-  }
-  std::filesystem::path path_;
-  std::FILE* file_ = nullptr;
-};
 }  // namespace detail
 
 template <class T>
@@ -108,7 +73,7 @@ class csv_log final : public run_observer<T> {
 
  private:
   std::filesystem::path dir_;
-  detail::checked_lines obs_, margins_;
+  checked_file obs_, margins_;
 };
 
 }  // namespace rhonet

@@ -50,6 +50,7 @@ class run_summary final : public run_observer<T> {
     s["factoring_layers"] = t.net().factoring_layers();
     s["finished"] = r.finished;
     s["diverged"] = r.diverged;
+    s["interrupted"] = r.interrupted;
     s["diverged_at"] = r.diverged_at;
     s["error"] = r.error;
     s["seconds"] = t.seconds();

@@ -25,6 +25,7 @@
 // the caller. Everything here depends on the element type only (the model is type-erased).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -75,6 +76,23 @@ class training_diverged : public std::runtime_error {
   std::filesystem::path last_checkpoint_;
 };
 
+// A run stopped on request (trainer_options::stop, e.g. set by a SIGINT handler) after the
+// step in progress: the folder is consistent (summary.json says so) and the newest checkpoint,
+// if any, is where a resume continues.
+class training_interrupted : public std::runtime_error {
+ public:
+  training_interrupted(std::size_t epoch, std::size_t step, std::filesystem::path last_checkpoint)
+      : std::runtime_error("training interrupted at epoch " + std::to_string(epoch) + ", step " +
+                           std::to_string(step) +
+                           (last_checkpoint.empty() ? std::string("; no checkpoint was written yet")
+                                                    : "; resume continues from " + last_checkpoint.string())),
+        last_checkpoint_(std::move(last_checkpoint)) {}
+  const std::filesystem::path& last_checkpoint() const { return last_checkpoint_; }
+
+ private:
+  std::filesystem::path last_checkpoint_;
+};
+
 // What defines a run: a checkpoint of a run resumes only with the same values (except
 // epochs, which may be raised to continue).
 struct trainer_options {
@@ -88,6 +106,9 @@ struct trainer_options {
   // Observations after these epochs (empty: every epoch), plus epoch 0 and the early steps.
   std::set<std::size_t> observe_epochs{};
   bool observe_early_steps = true;  // steps 1, 2, 4, ... of the first epoch
+  // When set and *stop becomes true, the run ends after the step in progress with
+  // training_interrupted (not part of the run's identity).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // The options as JSON (summary.json's "config", the trainer's checkpoint part).
@@ -130,8 +151,9 @@ struct epoch_report {
 };
 
 struct run_outcome {
-  bool finished = false;  // all epochs done
-  bool diverged = false;  // stopped by a numerical fault (training_diverged)
+  bool finished = false;     // all epochs done
+  bool diverged = false;     // stopped by a numerical fault (training_diverged)
+  bool interrupted = false;  // stopped on request (training_interrupted)
   std::string error;      // the message of what stopped the run, if anything
   nlohmann::json diverged_at = nullptr;  // {"epoch", "step", "where"} after a fault
 };
@@ -373,6 +395,8 @@ void trainer<T>::run() {
         for (run_observer<T>* o : observers_) o->on_backward(*this, r);
         opt_sgd_.step();
         for (run_observer<T>* o : observers_) o->on_step(*this, r);
+        if (opt_.stop && opt_.stop->load(std::memory_order_relaxed))
+          throw training_interrupted(epoch, r.step, last_checkpoint_);
         epoch_loss += double(l) * double(n);
         wrong += w;
         seen += n;
@@ -398,6 +422,11 @@ void trainer<T>::run() {
     outcome.diverged_at = {{"epoch", e.epoch()}, {"step", e.step()}, {"where", e.where()}};
     for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
     throw full;
+  } catch (const training_interrupted& e) {
+    outcome.interrupted = true;
+    outcome.error = e.what();
+    for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
+    throw;
   } catch (const std::exception& e) {
     outcome.error = e.what();
     for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
