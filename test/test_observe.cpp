@@ -379,10 +379,11 @@ BOOST_AUTO_TEST_CASE(evaluator_chunks_labels_and_two_outputs) {
   small.run(net, d);
   BOOST_TEST(small.result().output.data() == p);
   BOOST_TEST(small.result().features.data() == q);
-  // The binary classifier of two outputs is W_0 - W_1.
-  const auto dir = last_layer_direction(net);
-  BOOST_TEST(dir.size() == 5u);
-  BOOST_TEST(dir[2] == w2(0, 2) - w2(1, 2), boost::test_tools::tolerance(1e-12));
+  // The classifier rows of the two outputs, as the model interface gives them (observe
+  // takes W_0 - W_1 as the binary classifier).
+  const auto rows = make_model(net).last_layer_rows();
+  BOOST_TEST(rows.size() == 10u);
+  BOOST_TEST(rows[2] - rows[5 + 2] == w2(0, 2) - w2(1, 2), boost::test_tools::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(conv_and_bn_networks_in_float) {
@@ -392,7 +393,7 @@ BOOST_AUTO_TEST_CASE(conv_and_bn_networks_in_float) {
   randomize(net, rng);
   const auto train = random_set<float>(30, 16, rng);
   const auto test = random_set<float>(12, 16, rng);
-  BOOST_TEST(last_layer_direction(net).size() == 8u);  // the last conv covers its whole input
+  BOOST_TEST(make_model(net).last_layer_rows().size() == 8u);  // the last conv covers its whole input
   observer_buffers<float> buf;
   const observation o = observe(net, train, test, sum_form_lambda(0.01, 30), buf);
   BOOST_TEST(std::isfinite(o.rho));

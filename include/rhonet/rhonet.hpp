@@ -1,28 +1,9 @@
-// rhonet: compile-time deep ReLU networks and the observables of Poggio & Liao.
+// rhonet: compile-time deep ReLU networks and the observables of Poggio & Liao. Everything:
+// the model part (nn.hpp), data sets, observation, the trainer and its observers, checkpoints.
 #pragma once
 
-#include <rhonet/core/shape.hpp>
-#include <rhonet/core/tensor.hpp>
-#include <rhonet/core/parameter.hpp>
-#include <rhonet/core/threads.hpp>
-#include <rhonet/core/blas_kernels.hpp>
-#include <rhonet/core/ensure_blas_kernels.hpp>
-#include <rhonet/homogeneity.hpp>
-#include <rhonet/layers/input.hpp>
-#include <rhonet/layers/dense.hpp>
-#include <rhonet/layers/conv2d.hpp>
-#include <rhonet/layers/batch_norm.hpp>
-#include <rhonet/layers/relu.hpp>
-#include <rhonet/layers/flatten.hpp>
-#include <rhonet/layers/global_avg_pool.hpp>
-#include <rhonet/layers/weight_norm.hpp>
-#include <rhonet/network.hpp>
-#include <rhonet/architectures.hpp>
-#include <rhonet/loss.hpp>
-#include <rhonet/optim.hpp>
-#include <rhonet/init.hpp>
-#include <rhonet/core/norms.hpp>
-#include <rhonet/core/error.hpp>
+#include <rhonet/nn.hpp>
+#include <rhonet/data/file_bytes.hpp>
 #include <rhonet/data/idx.hpp>
 #include <rhonet/data/cifar10.hpp>
 #include <rhonet/data/dataset.hpp>
@@ -32,4 +13,6 @@
 #include <rhonet/observe.hpp>
 #include <rhonet/train.hpp>
 #include <rhonet/io/durable_file.hpp>
+#include <rhonet/io/checked_file.hpp>
+#include <rhonet/io/folder_lock.hpp>
 #include <rhonet/io/checkpoint.hpp>

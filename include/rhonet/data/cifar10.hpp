@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <rhonet/core/error.hpp>
-#include <rhonet/data/idx.hpp>  // read_file_bytes: plain or gzip
+#include <rhonet/data/file_bytes.hpp>
 
 namespace rhonet {
 

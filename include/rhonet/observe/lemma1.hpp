@@ -1,5 +1,5 @@
-// The checks of the paper's Lemma 1 at an observation:
-//   norm_ratio   max_k rho_k / min_k rho_k (-> 1: balanced layers, Lemma 1 (2))
+// The last layer's stationarity residual, the check of the paper's Lemma 1 (3); the other
+// checks are columns of an observation: norm_ratio (2), margin_cv (4), rho / rho_eq (1).
 //   residual     relative norm of the last layer's stationarity residual (Lemma 1 (3)):
 //                  r = sum_n (y_n - rho f_n)(h_n - v (v . h_n)),  v = w / ||w||,
 //                  residual = ||r|| / sum_n |y_n - rho f_n| ||h_n||    (in [0, 1]; 0 if the
@@ -10,8 +10,6 @@
 //                df_n/dV_L = h_n / r' is (h_n - v (v . h_n)) / r', whose 1/r' cancels in the
 //                ratio. Weight decay acts along w and drops out of the direction condition.
 //                For two outputs (w = W_0 - W_1) this is the one-output condition on the score.
-//   margin_cv    std / mean of the margins y_n f_n (-> 0: equal margins, Lemma 1 (4))
-//   rho_over_rho_eq  rho / rho_eq (-> 1, Lemma 1 (1))
 #pragma once
 
 #include <cmath>
@@ -26,13 +24,6 @@
 #include <rhonet/observe/norms.hpp>
 
 namespace rhonet {
-
-struct lemma1_observation {
-  double norm_ratio = 1;
-  double residual = std::numeric_limits<double>::quiet_NaN();
-  double margin_cv = std::numeric_limits<double>::quiet_NaN();
-  double rho_over_rho_eq = std::numeric_limits<double>::quiet_NaN();
-};
 
 // h: N x F features entering the last layer; y: labels +-1; score: s_n = rho f_n;
 // w: the binary classifier (F values). `r` is scratch (F values).
@@ -77,16 +68,6 @@ double stationarity_residual(const matrix<T>& h, std::span<const double> y,
                              std::span<const double> score, std::span<const double> w) {
   std::vector<double> r;
   return stationarity_residual(h, y, score, w, r);
-}
-
-inline lemma1_observation observe_lemma1(const norm_observation& norms,
-                                         const margin_observation& margins, double residual) {
-  lemma1_observation o;
-  o.norm_ratio = norms.ratio;
-  o.residual = residual;
-  o.margin_cv = margins.cv;
-  o.rho_over_rho_eq = norms.rho / margins.rho_eq;
-  return o;
 }
 
 }  // namespace rhonet

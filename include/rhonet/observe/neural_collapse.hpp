@@ -264,32 +264,4 @@ nc_observation neural_collapse_binary(const matrix<T>& h, std::span<const double
   return o;
 }
 
-// The last layer's weight rows flattened over the features (C x F row-major), when the last
-// layer is a dense layer (plain or weight-normalised) or a convolution whose kernel covers its
-// whole unpadded input (a 1 x 1 output, acting as the fully connected layer); else empty.
-template <class Net>
-std::vector<double> last_layer_rows(const Net& net) {
-  using L = typename Net::template layer_type<Net::layer_count - 1>;
-  constexpr std::size_t F = L::in_shape::size, C = Net::output_size;
-  if constexpr (L::has_weights && !requires(const L& l) { l.running_var(); }) {
-    const auto& w = net.template layer<Net::layer_count - 1>().weight().value;
-    if (w.shape()[0] != C || w.shape()[1] != F) return {};
-    return std::vector<double>(w.begin(), w.end());
-  } else {
-    return {};
-  }
-}
-
-// The binary classifier direction: the last layer's row for one output, W_0 - W_1 for two.
-template <class Net>
-std::vector<double> last_layer_direction(const Net& net) {
-  std::vector<double> rows = last_layer_rows(net);
-  if (rows.empty() || (Net::output_size != 1 && Net::output_size != 2)) return {};
-  const std::size_t F = rows.size() / Net::output_size;
-  if (Net::output_size == 2)
-    for (std::size_t i = 0; i < F; ++i) rows[i] -= rows[F + i];
-  rows.resize(F);
-  return rows;
-}
-
 }  // namespace rhonet
