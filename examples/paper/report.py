@@ -68,12 +68,15 @@ def _init_value(label):
     return _num(label[len("init_"):])
 
 
-def _guess_flags(setting):
-    """bn / wd from the setting's name when summary.json and the manifest are silent."""
-    parts = setting.split("-")
-    bn = "bn" in parts
-    wd = 0.0 if ("nowd" in parts or setting == "plain") else float("nan")
-    return bn, wd
+def _run_config(summary, rdir):
+    """The run's own configuration from its summary.json ("config", written by the trainer,
+    and "meta", the paper program's description of the setting): never guessed from names."""
+    cfg, meta = summary.get("config"), summary.get("meta")
+    if not isinstance(cfg, dict) or not isinstance(meta, dict) or "weight_decay" not in cfg or "bn" not in meta:
+        raise ValueError(f"{os.path.join(rdir, 'summary.json')} records no configuration "
+                         "(written by an older rhonet); run it again")
+    return {"bn": bool(meta["bn"]), "wd": _num(cfg["weight_decay"]), "init": _num(meta.get("init")),
+            "momentum": _num(cfg.get("momentum"))}
 
 
 DONE = ("finished", "diverged")  # run statuses in manifest.json that have results
@@ -103,14 +106,15 @@ def load_runs(run_dir):
         obs, header = read_csv_columns(os.path.join(rdir, "observations.csv"))
         margins, mheader = read_csv_columns(os.path.join(rdir, "margins.csv"))
         ms = msettings.get(name, {})
-        gbn, gwd = _guess_flags(name)
+        conf = _run_config(summary, rdir)
         final = summary.get("final") or {h: obs[h][-1] for h in header if obs[h]}
         runs.append({
             "setting": name,
             "label": lab,
-            "init": _num(summary.get("init", _init_value(lab))),
-            "bn": bool(summary.get("bn", ms.get("bn", gbn))),
-            "wd": _num(summary.get("wd", ms.get("wd", gwd))),
+            "init": conf["init"],
+            "bn": conf["bn"],
+            "wd": conf["wd"],
+            "momentum": conf["momentum"],
             "diverged": bool(summary.get("diverged", False)),
             "final": {k: _num(v) for k, v in final.items()},
             "series": obs,

@@ -251,6 +251,8 @@ def write_synthetic_run(root, setting, bn, wd, init, rows=6):
                "diverged": False, "diverged_at": None, "seconds": 2.5,
                "scale_invariant_layers": [1, 2, 3] if bn else [], "factoring_layers": [4] if bn else [1, 2, 3, 4],
                "final": dict(zip(COLUMNS, obs[-1]))}
+    summary["meta"] = {"setting": setting, "arch": "fc4", "bn": bn, "wd": wd, "init": init}
+    summary["config"] = {"weight_decay": wd, "momentum": 0.9, "batch": 128, "lr": 0.1, "loss": "square"}
     with open(os.path.join(d, "summary.json"), "w") as fh:
         json.dump(summary, fh)
 
