@@ -46,12 +46,12 @@ long allocations_in_steady_step(std::size_t batch) {
   matrix<float> dout = matrix<float>::from_shape({batch, Net::output_size});
   dout.fill(1.f);
   for (int i = 0; i < 2; ++i) {  // the first step sizes the workspaces
-    net->forward(x);
+    net->forward(x, mode::train);
     net->backward(dout);
   }
   const long before = allocations.load();
   for (int i = 0; i < 3; ++i) {
-    net->forward(x);
+    net->forward(x, mode::train);
     net->backward(dout);
     net->forward(x, mode::eval);
   }
@@ -93,7 +93,7 @@ long allocations_alternating_batches(std::size_t full, std::size_t last) {
   df.fill(1.f);
   dl.fill(1.f);
   auto step = [&](const matrix<float>& x, const matrix<float>& d) {
-    net->forward(x);
+    net->forward(x, mode::train);
     net->backward(d);
   };
   step(xf, df);
@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
   matrix<float> x, y, dout = matrix<float>::from_shape({8, 1});
   dout.fill(1.f);
   b.next(x, y);
-  net->forward(x);
+  net->forward(x, mode::train);
   net->backward(dout);  // sets every gradient
   const auto params = net->parameters();
   std::size_t found = 0;

@@ -186,9 +186,9 @@ BOOST_AUTO_TEST_CASE(conv_after_a_larger_batch) {
   rhonet::testing::fill_normal(big, rng);
   matrix<double> small = matrix<double>::from_shape({3, Net::input_size});
   std::copy(big.data() + 2 * Net::input_size, big.data() + 5 * Net::input_size, small.data());
-  a->forward(big);
-  const matrix<double> out_a = a->forward(small);
-  const matrix<double> out_b = b->forward(small);
+  a->forward(big, mode::train);
+  const matrix<double> out_a = a->forward(small, mode::train);
+  const matrix<double> out_b = b->forward(small, mode::train);
   BOOST_TEST(out_a == out_b);
   check_net<Net>(7);
   check_net<Net>(2);

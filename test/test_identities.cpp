@@ -112,16 +112,16 @@ BOOST_AUTO_TEST_CASE(bn_preceded_weights_are_scale_invariant) {
     auto net = random_net<fc_bn>(rng);
     net->layer<1>().eps = net->layer<4>().eps = net->layer<7>().eps = eps;
     auto x = random_input(8, 9, rng);
-    const matrix<double> g = net->forward(x);
+    const matrix<double> g = net->forward(x, mode::train);
     for (double a : {0.1, 2.0, 50.0}) {
       auto scaled = std::make_unique<fc_bn>(*net);
       scaled->layer<3>().weight().value *= a;
       const double tol = eps == 0 ? 1e-12 : 1e-3;
-      BOOST_TEST(max_rel_diff(scaled->forward(x), g) < tol);
+      BOOST_TEST(max_rel_diff(scaled->forward(x, mode::train), g) < tol);
     }
     if (eps == 0) {
       matrix<double> r = random_input(8, 1, rng);
-      net->forward(x);
+      net->forward(x, mode::train);
       net->backward(r);
       for (auto* p : net->parameters()) {
         if (p->name == "layer10.weight") continue;  // the last layer is not followed by a BN
@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(euler_identity_for_factoring_layers) {
   auto net = random_net<fc_plain>(rng);
   auto x = random_input(4, 9, rng);
   matrix<double> r = random_input(4, 1, rng);
-  const double loss = rt::linear_loss(net->forward(x), r);
+  const double loss = rt::linear_loss(net->forward(x, mode::train), r);
   net->backward(r);
   for (auto* p : net->parameters()) {
     const double dot = xt::sum(p->value * p->grad)();
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(batch_norm_hand_computed) {
   basic_network<double, input<1>, batch_norm<>> net;
   net.layer<0>().eps = 0;
   matrix<double> x = {{0.0}, {1.0}, {5.0}};
-  const auto& y = net.forward(x);
+  const auto& y = net.forward(x, mode::train);
   BOOST_TEST(std::abs(y(0, 0) + 0.9258201) < 1e-7);
   BOOST_TEST(std::abs(y(1, 0) + 0.4629100) < 1e-7);
   BOOST_TEST(std::abs(y(2, 0) - 1.3887301) < 1e-7);
@@ -189,7 +189,37 @@ BOOST_AUTO_TEST_CASE(rho_and_norm_product) {
 BOOST_AUTO_TEST_CASE(shape_errors_at_run_time_are_clear) {
   fc_plain net;
   matrix<double> x = matrix<double>::from_shape({2, 8});
-  BOOST_CHECK_EXCEPTION(net.forward(x), std::invalid_argument, [](const std::invalid_argument& e) {
+  BOOST_CHECK_EXCEPTION(net.forward(x, mode::train), std::invalid_argument, [](const std::invalid_argument& e) {
     return std::string(e.what()).find("expected input of 9 columns, got 8") != std::string::npos;
   });
+}
+
+// Train mode on one sample would normalise it to 0 and shift the running statistics: an
+// error naming the layer and the fix, raised before any state changes; eval mode is fine,
+// and so is a batch of two.
+BOOST_AUTO_TEST_CASE(batch_norm_train_on_one_sample_is_an_error) {
+  auto check = [](auto& net, const matrix<double>& one) {
+    using Net = std::remove_cvref_t<decltype(net)>;
+    const auto mean_before = net.template layer<1>().running_mean();
+    BOOST_CHECK_EXCEPTION(net.forward(one, mode::train), std::invalid_argument,
+                          [](const std::invalid_argument& e) {
+                            const std::string m = e.what();
+                            BOOST_TEST_INFO(m);
+                            return m.find("layer 2") != std::string::npos &&
+                                   m.find("batch of one") != std::string::npos &&
+                                   m.find("mode::eval") != std::string::npos;
+                          });
+    BOOST_TEST(net.template layer<1>().running_mean() == mean_before);
+    BOOST_TEST(net.forward(one, mode::eval).shape()[0] == 1u);
+    matrix<double> two = matrix<double>::from_shape({2, Net::input_size});
+    for (std::size_t i = 0; i < two.size(); ++i) two.data()[i] = double(i % 7) - 3;
+    BOOST_TEST(net.forward(two, mode::train).shape()[0] == 2u);
+  };
+  basic_network<double, input<3>, dense<4>, batch_norm<>, relu, dense<1>> flat;
+  check(flat, matrix<double>{{1.0, 2.0, 3.0}});
+  // The fused batch_norm + relu path, on an image.
+  basic_network<double, input<1, 3, 3>, conv2d<2, 3, 1, 1>, batch_norm<affine::scale>, relu, flatten, dense<1>> img;
+  matrix<double> one = matrix<double>::from_shape({1, 9});
+  for (std::size_t i = 0; i < 9; ++i) one.data()[i] = double(i);
+  check(img, one);
 }

@@ -133,8 +133,10 @@ class basic_network {
     return s + ">";
   }
 
-  // Runs the network on a batch (rows of x), returns the output (batch x output_size).
-  const matrix<T>& forward(const matrix<T>& x, mode m = mode::train) {
+  // Runs the network on a batch (rows of x), returns the output (batch x output_size). The
+  // mode has no default: train mode uses batch statistics in batch_norm (and updates its
+  // running ones) and drops units in dropout; mode::eval is inference.
+  const matrix<T>& forward(const matrix<T>& x, mode m) {
     if (x.dimension() != 2 || x.shape()[1] != input_size)
       throw std::invalid_argument("rhonet::network::forward: expected input of " +
                                   std::to_string(input_size) + " columns, got " +
@@ -211,8 +213,8 @@ class basic_network {
   }
 
   // f(x) = g(x) / rho: the output of the same network with every factoring layer replaced by
-  // W_k / ||W_k||, computed without copying the network.
-  void normalized_output(const matrix<T>& x, matrix<T>& f, mode m = mode::eval) {
+  // W_k / ||W_k||, computed without copying the network. The mode is that of forward().
+  void normalized_output(const matrix<T>& x, matrix<T>& f, mode m) {
     const matrix<T>& g = forward(x, m);
     const T r = rho();
     if (f.shape() != g.shape()) f.resize(g.shape());
