@@ -16,6 +16,8 @@
 #include <rhonet/network.hpp>
 #include <rhonet/architectures.hpp>
 #include <rhonet/loss.hpp>
+#include <rhonet/metrics.hpp>
+#include <rhonet/predict.hpp>
 #include <rhonet/optim.hpp>
 #include <rhonet/init.hpp>
 #include <rhonet/core/norms.hpp>
