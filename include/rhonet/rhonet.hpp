@@ -13,6 +13,9 @@
 #include <rhonet/layers/flatten.hpp>
 #include <rhonet/layers/global_avg_pool.hpp>
 #include <rhonet/layers/weight_norm.hpp>
+#include <rhonet/layers/max_pool2d.hpp>
+#include <rhonet/layers/avg_pool2d.hpp>
+#include <rhonet/layers/dropout.hpp>
 #include <rhonet/network.hpp>
 #include <rhonet/architectures.hpp>
 #include <rhonet/loss.hpp>
