@@ -1,5 +1,6 @@
 # A compile-fail test in a pair: SOURCE must compile without RHONET_FAIL
-# and must fail with it, printing every text given on a "// expect:" line of SOURCE.
+# and must fail with it, printing every text given on a "// expect:" line of SOURCE. A line
+# "// expect errors: N" also pins the number of errors (each reported once, no cascade).
 # Usage: cmake -DCXX=... -DINCLUDE=... -DSOURCE=... -P compile_fail.cmake
 file(STRINGS "${SOURCE}" expect_lines REGEX "^// expect: ")
 if(NOT expect_lines)
@@ -17,6 +18,15 @@ execute_process(COMMAND ${CXX} ${flags} -DRHONET_FAIL ${SOURCE} RESULT_VARIABLE 
 if(bad_rc EQUAL 0)
   message(FATAL_ERROR "${SOURCE}: compiled with RHONET_FAIL, but must not")
 endif()
+file(STRINGS "${SOURCE}" count_lines REGEX "^// expect errors: [0-9]+$")
+foreach(line IN LISTS count_lines)
+  string(REGEX REPLACE "^// expect errors: " "" wanted_count "${line}")
+  string(REGEX MATCHALL "error: " found "${out}")
+  list(LENGTH found found_count)
+  if(NOT found_count EQUAL wanted_count)
+    message(FATAL_ERROR "${SOURCE}: ${found_count} errors, expected ${wanted_count}:\n${out}")
+  endif()
+endforeach()
 foreach(line IN LISTS expect_lines)
   string(REPLACE "// expect: " "" wanted "${line}")
   string(FIND "${out}" "${wanted}" at)

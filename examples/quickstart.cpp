@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     for (std::size_t b = 0; b < n / batch; ++b) {
       std::copy_n(x.data() + b * batch * 65, batch * 65, xb.data());
       std::copy_n(y.data() + b * batch, batch, yb.data());
-      total += loss_and_grad(loss, net->forward(xb), yb, grad);
+      total += loss_and_grad(loss, net->forward(xb, mode::train), yb, grad);
       net->backward(grad);
       opt.step();
     }

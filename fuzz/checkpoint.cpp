@@ -52,7 +52,7 @@ struct fixture {
     rhonet::matrix<float> x = rhonet::matrix<float>::from_shape({4, 3}), y = rhonet::matrix<float>::from_shape({4, 1}), g;
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 5) - 2.f;
     for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = i % 2 ? 1.f : -1.f;
-    rhonet::square_loss{}.loss_and_grad(net.forward(x), y, g);
+    rhonet::square_loss{}.loss_and_grad(net.forward(x, rhonet::mode::train), y, g);
     net.backward(g);
     opt.step();
     rhonet::save_checkpoint(dir, net, &opt, {{"epoch", 1}});

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -46,12 +47,12 @@ long allocations_in_steady_step(std::size_t batch) {
   matrix<float> dout = matrix<float>::from_shape({batch, Net::output_size});
   dout.fill(1.f);
   for (int i = 0; i < 2; ++i) {  // the first step sizes the workspaces
-    net->forward(x);
+    net->forward(x, mode::train);
     net->backward(dout);
   }
   const long before = allocations.load();
   for (int i = 0; i < 3; ++i) {
-    net->forward(x);
+    net->forward(x, mode::train);
     net->backward(dout);
     net->forward(x, mode::eval);
   }
@@ -93,7 +94,7 @@ long allocations_alternating_batches(std::size_t full, std::size_t last) {
   df.fill(1.f);
   dl.fill(1.f);
   auto step = [&](const matrix<float>& x, const matrix<float>& d) {
-    net->forward(x);
+    net->forward(x, mode::train);
     net->backward(d);
   };
   step(xf, df);
@@ -131,7 +132,7 @@ BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
   matrix<float> x, y, dout = matrix<float>::from_shape({8, 1});
   dout.fill(1.f);
   b.next(x, y);
-  net->forward(x);
+  net->forward(x, mode::train);
   net->backward(dout);  // sets every gradient
   const auto params = net->parameters();
   model_of<arch::fc4_bn<65, 32>> m(*net);
@@ -156,4 +157,29 @@ BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
   // and the check does see a fault (which may allocate its message)
   params[2]->grad(0, 1) = std::numeric_limits<float>::infinity();
   BOOST_TEST(detail::non_finite_in(params, true) == params[2]->name + ", entry 1 is inf");
+}
+
+// predict() allocates nothing once it has run at a batch size, also when single samples
+// alternate with a batch (the network keeps both sizes' buffers); its first call does.
+BOOST_AUTO_TEST_CASE(predict_allocates_nothing_after_the_first_call) {
+  auto net = std::make_unique<arch::conv4_bn<1, 28>>();
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> n(0.f, 0.1f);
+  for (auto* p : net->parameters())
+    for (auto& v : p->value) v = n(rng);
+  matrix<float> xb = matrix<float>::from_shape({8, 784}), x1 = matrix<float>::from_shape({1, 784});
+  for (auto& v : xb) v = n(rng);
+  for (auto& v : x1) v = n(rng);
+  long before = allocations.load();
+  predict(*net, xb);
+  BOOST_TEST(allocations.load() > before);
+  predict(*net, x1);
+  before = allocations.load();
+  float sum = 0;
+  for (int i = 0; i < 3; ++i) {
+    sum += predict(*net, xb)(7, 0);
+    sum += predict(*net, x1)(0, 0);
+  }
+  BOOST_TEST(allocations.load() - before == 0);
+  BOOST_TEST(std::isfinite(sum));
 }

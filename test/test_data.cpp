@@ -12,8 +12,10 @@
 #include <iterator>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -26,7 +28,10 @@
 #include <rhonet/data/cifar10.hpp>
 #include <rhonet/data/dataset.hpp>
 #include <rhonet/data/idx.hpp>
+#include <rhonet/data/one_hot.hpp>
 #include <rhonet/data/preprocess.hpp>
+#include <rhonet/data/subset.hpp>
+#include <rhonet/io/channel_stats.hpp>
 
 namespace fs = std::filesystem;
 using bytes = std::vector<std::uint8_t>;
@@ -831,6 +836,264 @@ BOOST_AUTO_TEST_CASE(no_reallocation_after_first_batch) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(rows_and_targets)
+
+BOOST_AUTO_TEST_CASE(one_hot_codes_and_errors) {
+  const std::vector<int> labels = {2, 0, 1, 2};
+  const auto t = rhonet::one_hot<float>(labels, 3);
+  BOOST_REQUIRE(t.shape()[0] == 4u);
+  BOOST_REQUIRE(t.shape()[1] == 3u);
+  for (std::size_t n = 0; n < 4; ++n)
+    for (std::size_t c = 0; c < 3; ++c) BOOST_TEST(t(n, c) == (int(c) == labels[n] ? 1.f : 0.f));
+  BOOST_CHECK_EXCEPTION(rhonet::one_hot<float>(std::vector<int>{0, 3}, 3), std::invalid_argument,
+                        message_with("label 3 of row 1 is outside [0, 3)"));
+  // A binary task's +-1 targets back to one output per class.
+  auto task = rhonet::make_binary_task(toy({2, 5, 1, 5, 2}), 2, 5);
+  rhonet::set_one_hot_targets(task);
+  BOOST_TEST(task.outputs() == 10u);
+  BOOST_TEST(task.target(1, 5) == 1.0);
+  BOOST_TEST(task.target(1, 2) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(subset_and_head_carry_every_field) {
+  const auto d = toy({0, 1, 2, 3, 4, 5});
+  const std::vector<std::size_t> rows = {4, 1, 4};
+  const auto s = rhonet::subset(d, rows);
+  BOOST_TEST(s.size() == 3u);
+  BOOST_TEST(s.label == std::vector<int>({4, 1, 4}), boost::test_tools::per_element());
+  for (std::size_t r = 0; r < 3; ++r) {
+    BOOST_TEST(s.x(r, 2) == double(rows[r]));
+    BOOST_TEST(s.target(r, std::size_t(s.label[r])) == 1.0);
+  }
+  BOOST_TEST(s.width == d.width);
+  BOOST_TEST(s.classes == d.classes);
+  BOOST_TEST(s.source == "toy[3 of 6 rows]");
+  BOOST_CHECK_EXCEPTION(rhonet::subset(d, std::vector<std::size_t>{0, 6}), std::invalid_argument,
+                        message_with("row 6 (entry 1) is outside [0, 6)"));
+  const auto h = rhonet::head(d, 4);
+  BOOST_TEST(h.label == std::vector<int>({0, 1, 2, 3}), boost::test_tools::per_element());
+  BOOST_TEST(rhonet::head(d, 100).size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(shuffle_and_split_are_seeded_permutations) {
+  std::vector<int> labels(40);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+  const auto d = toy(labels);
+  auto a = d, b = d, c = d;
+  rhonet::shuffle(a, 5);
+  rhonet::shuffle(b, 5);
+  rhonet::shuffle(c, 6);
+  BOOST_TEST((a.x == b.x));
+  BOOST_TEST((a.x != c.x));
+  BOOST_TEST((a.x != d.x));
+  // A permutation: every row once, its label and target still its own.
+  std::vector<int> seen(40, 0);
+  for (std::size_t r = 0; r < 40; ++r) {
+    const std::size_t i = std::size_t(a.x(r, 0));
+    ++seen[i];
+    BOOST_TEST(a.label[r] == labels[i]);
+    BOOST_TEST(a.target(r, std::size_t(labels[i])) == 1.0);
+  }
+  BOOST_TEST(seen == std::vector<int>(40, 1), boost::test_tools::per_element());
+
+  const auto [train, val] = rhonet::random_split(d, 30, 5);
+  BOOST_TEST(train.size() == 30u);
+  BOOST_TEST(val.size() == 10u);
+  // The same permutation as shuffle with that seed, cut in two.
+  for (std::size_t r = 0; r < 40; ++r)
+    BOOST_TEST((r < 30 ? train.x(r, 0) : val.x(r - 30, 0)) == a.x(r, 0));
+  BOOST_CHECK_EXCEPTION(rhonet::random_split(d, 41, 5), std::invalid_argument,
+                        message_with("first part of 41 rows, but the dataset has 40"));
+}
+
+BOOST_AUTO_TEST_CASE(channel_stats_json_round_trip_and_errors) {
+  const rhonet::channel_stats<float> s{{0.25f, -1.5f}, {2.f, 0.f}};
+  const nlohmann::json j = s;
+  BOOST_TEST(j.dump() == R"({"mean":[0.25,-1.5],"stddev":[2.0,0.0]})");
+  const auto back = j.get<rhonet::channel_stats<float>>();
+  BOOST_TEST(back.mean == s.mean, boost::test_tools::per_element());
+  BOOST_TEST(back.stddev == s.stddev, boost::test_tools::per_element());
+
+  temp_dir dir;
+  const fs::path p = dir.path / "stats.json";
+  rhonet::save_channel_stats(p, s);
+  BOOST_TEST(rhonet::load_channel_stats<float>(p).stddev == s.stddev, boost::test_tools::per_element());
+  const auto bad = [&](const std::string& text, const std::string& part) {
+    std::ofstream(p) << text;
+    BOOST_CHECK_EXCEPTION(rhonet::load_channel_stats<float>(p), rhonet::data_error,
+                          error_with({p.string(), part}));
+  };
+  bad(R"({"mean": [1, 2], "stddev": [1]})", "2 means and 1 deviations");
+  bad(R"({"mean": [1], "stddev": [-1]})", "stddev[0]: expected a finite non-negative number, found -1");
+  bad(R"({"mean": [1]})", "an array field 'stddev'");
+  bad(R"({"mean": [1], )", "JSON");
+  BOOST_CHECK_THROW(rhonet::load_channel_stats<float>(dir.path / "missing.json"), rhonet::data_error);
+}
+
+// Raw rows are standardised exactly as the dataset they came from.
+BOOST_AUTO_TEST_CASE(standardise_raw_rows_like_the_dataset) {
+  rhonet::dataset<double> d;
+  d.channels = 2;
+  d.height = 1;
+  d.width = 3;
+  d.source = "two";
+  d.x = {{1, 2, 3, 10, 20, 30}, {4, 5, 6, 40, 50, 60}};
+  d.label = {0, 1};
+  d.target = rhonet::matrix<double>::from_shape({2, 2});
+  const auto s = rhonet::channel_statistics(d);
+  rhonet::matrix<double> one = {{4, 5, 6, 40, 50, 60}};
+  rhonet::standardise(one, s);
+  rhonet::standardise(d, s);
+  for (std::size_t j = 0; j < 6; ++j) BOOST_TEST(one(0, j) == d.x(1, j));
+  rhonet::matrix<double> odd = rhonet::matrix<double>::from_shape({1, 5});
+  BOOST_CHECK_EXCEPTION(rhonet::standardise(odd, s), std::invalid_argument, message_with("rows of 5 values"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(augmentation)
+
+namespace {
+// n images of C x H x W whose pixel values are all distinct and positive (1 + a global
+// index), so that a crop offset and a flip are recognisable; with an optional bias column.
+rhonet::dataset<double> images(std::size_t n, std::size_t C, std::size_t H, std::size_t W, bool bias = false) {
+  rhonet::dataset<double> d;
+  d.channels = C;
+  d.height = H;
+  d.width = W;
+  d.classes = 2;
+  d.source = "images";
+  const std::size_t px = C * H * W, cols = px + (bias ? 1 : 0);
+  d.x = rhonet::matrix<double>::from_shape({n, cols});
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < px; ++k) d.x(i, k) = double(1 + i * px + k);
+    if (bias) d.x(i, px) = -7;
+  }
+  d.label.assign(n, 0);
+  d.target = rhonet::matrix<double>::from_shape({n, 1});
+  d.target.fill(1);
+  return d;
+}
+
+// The image `src` (C x H x W) shifted by (dy - P, dx - P) with zero fill, then flipped.
+std::vector<double> transformed(const double* src, std::size_t C, std::size_t H, std::size_t W, std::size_t P,
+                                std::size_t dy, std::size_t dx, bool flip) {
+  std::vector<double> out(C * H * W, 0.0);
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t h = 0; h < H; ++h)
+      for (std::size_t w = 0; w < W; ++w) {
+        const long sh = long(h + dy) - long(P), sw = long((flip ? W - 1 - w : w) + dx) - long(P);
+        if (sh >= 0 && sh < long(H) && sw >= 0 && sw < long(W))
+          out[(c * H + h) * W + w] = src[(c * H + std::size_t(sh)) * W + std::size_t(sw)];
+      }
+  return out;
+}
+
+// Which (dy, dx, flip) makes row r of the batch from its source image; (-1, -1, -1) if none.
+std::tuple<int, int, int> find_transform(const rhonet::dataset<double>& d, const rhonet::matrix<double>& x,
+                                         std::size_t r, std::size_t src_row, std::size_t P) {
+  const std::size_t C = d.channels, H = d.height, W = d.width, px = C * H * W;
+  const std::vector<double> got(x.data() + r * x.shape()[1], x.data() + r * x.shape()[1] + px);
+  for (std::size_t dy = 0; dy <= 2 * P; ++dy)
+    for (std::size_t dx = 0; dx <= 2 * P; ++dx)
+      for (int flip = 0; flip < 2; ++flip)
+        if (transformed(d.x.data() + src_row * d.features(), C, H, W, P, dy, dx, flip) == got)
+          return {int(dy), int(dx), flip};
+  return {-1, -1, -1};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(off_by_default_and_identity_when_off) {
+  const auto d = images(5, 2, 3, 4);
+  rhonet::batcher<double> b(d, {.batch_size = 5, .seed = 3});
+  rhonet::matrix<double> x, y;
+  b.next(x, y);
+  for (std::size_t r = 0; r < 5; ++r)
+    for (std::size_t k = 0; k < d.features(); ++k) BOOST_TEST(x(r, k) == d.x(b.indices()[r], k));
+}
+
+BOOST_AUTO_TEST_CASE(crop_and_flip_are_shifts_and_mirrors_of_the_source) {
+  const std::size_t P = 2;
+  const auto d = images(64, 2, 5, 6, /*bias=*/true);
+  rhonet::batcher<double> b(d, {.batch_size = 16, .seed = 9, .augment = {.crop_padding = P, .horizontal_flip = true}});
+  rhonet::matrix<double> x, y;
+  std::set<std::tuple<int, int, int>> seen;
+  const auto order_plain = [&] {
+    rhonet::batcher<double> plain(d, {.batch_size = 16, .seed = 9});
+    std::vector<std::size_t> o;
+    while (plain.next(x, y)) o.insert(o.end(), plain.indices().begin(), plain.indices().end());
+    return o;
+  }();
+  std::vector<std::size_t> order;
+  while (std::size_t n = b.next(x, y)) {
+    for (std::size_t r = 0; r < n; ++r) {
+      const auto t = find_transform(d, x, r, b.indices()[r], P);
+      BOOST_TEST(std::get<0>(t) >= 0, "row " << r << " is no crop/flip of its source image");
+      seen.insert(t);
+      BOOST_TEST(x(r, d.features() - 1) == -7.0);  // the bias column is left alone
+    }
+    order.insert(order.end(), b.indices().begin(), b.indices().end());
+  }
+  // Both flips and several offsets occur in 64 draws; the shuffling order is the one
+  // without augmentation.
+  std::set<int> flips, dys;
+  for (const auto& t : seen) {
+    flips.insert(std::get<2>(t));
+    dys.insert(std::get<0>(t));
+  }
+  BOOST_TEST(flips.size() == 2u);
+  BOOST_TEST(dys.size() >= 4u);
+  BOOST_TEST(order == order_plain, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(seeded_deterministic_and_in_the_state) {
+  const auto d = images(20, 1, 4, 4);
+  const rhonet::batcher_options opt{.batch_size = 8, .seed = 4, .augment = {.crop_padding = 1, .horizontal_flip = true}};
+  const auto epoch = [](rhonet::batcher<double>& b) {
+    rhonet::matrix<double> x, y;
+    std::vector<double> all;
+    while (b.next(x, y)) all.insert(all.end(), x.begin(), x.end());
+    return all;
+  };
+  rhonet::batcher<double> a(d, opt), same(d, opt), other(d, {.batch_size = 8, .seed = 5, .augment = opt.augment});
+  const auto e1 = epoch(a);
+  BOOST_TEST((e1 == epoch(same)));
+  BOOST_TEST((e1 != epoch(other)));
+  // Saved between epochs, restored into a fresh batcher: the next epoch is identical, crops
+  // and flips included.
+  const std::string s = a.state();
+  BOOST_TEST(s.find(" augment ") != std::string::npos);
+  const auto e2 = epoch(a);
+  BOOST_TEST((e2 != e1));
+  rhonet::batcher<double> restored(d, opt);
+  restored.restore_state(s);
+  BOOST_TEST((epoch(restored) == e2));
+  a.reset();
+  BOOST_TEST((epoch(a) == e1));
+  // A state must match the batcher's augmentation setting.
+  rhonet::batcher<double> plain(d, {.batch_size = 8, .seed = 4});
+  BOOST_CHECK_EXCEPTION(plain.restore_state(s), std::invalid_argument,
+                        message_with("a state with augmentation, for a batcher without it"));
+  epoch(plain);
+  BOOST_CHECK_EXCEPTION(restored.restore_state(plain.state()), std::invalid_argument,
+                        message_with("a state without augmentation, for a batcher with it"));
+}
+
+BOOST_AUTO_TEST_CASE(refused_on_non_image_datasets) {
+  auto flat = images(4, 1, 2, 2);
+  flat.channels = flat.height = flat.width = 0;  // e.g. a table of features
+  BOOST_CHECK_EXCEPTION(rhonet::batcher<double>(flat, {.augment = {.horizontal_flip = true}}),
+                        std::invalid_argument, message_with("augmentation (crop_padding, horizontal_flip) needs an image"));
+  auto mismatched = images(4, 1, 2, 2);
+  mismatched.width = 3;
+  BOOST_CHECK_THROW(rhonet::batcher<double>(mismatched, {.augment = {.crop_padding = 1}}), std::invalid_argument);
+  BOOST_CHECK_NO_THROW(rhonet::batcher<double>(flat, {.batch_size = 2}));  // off: any dataset
 }
 
 BOOST_AUTO_TEST_SUITE_END()

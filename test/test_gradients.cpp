@@ -24,7 +24,8 @@ void check_net(std::size_t batch = 5, mode m = mode::train, std::uint64_t seed =
   if (m == mode::eval) {  // give the running statistics non-trivial values first
     for (int i = 0; i < 3; ++i) net->forward(x, mode::train);
   }
-  check_gradients(*net, x, rng, m);
+  // Every pass draws the same dropout masks, so that finite differences see one function.
+  check_gradients(*net, x, rng, m, 1e-6, 1e-5, [&] { seed_dropout(*net, 17); });
 }
 
 }  // namespace
@@ -69,6 +70,31 @@ BOOST_AUTO_TEST_CASE(weight_norm_conv2d) {
   check_net<basic_network<double, input<2, 5, 5>, weight_norm<conv2d<2, 3, 2, 1>>>>();
 }
 
+
+// Biases (the parameter layerK.bias) on dense and conv2d, with and without the channel
+// permutation of conv2d (OutC > 1 / OutC = 1).
+BOOST_AUTO_TEST_CASE(dense_with_bias) { check_net<basic_network<double, input<6>, dense<4, bias::on>>>(); }
+BOOST_AUTO_TEST_CASE(conv2d_with_bias) {
+  check_net<basic_network<double, input<2, 5, 5>, conv2d<3, 3, 2, 1, bias::on>>>();
+  check_net<basic_network<double, input<2, 4, 4>, conv2d<1, 3, 1, 0, bias::on>>>(3);
+}
+// Pooling: windows that tile the input (S = K), overlap (S < K) and skip pixels (S > K).
+BOOST_AUTO_TEST_CASE(max_pool2d_layer) {
+  check_net<basic_network<double, input<2, 4, 6>, max_pool2d<2>>>();
+  check_net<basic_network<double, input<2, 5, 5>, max_pool2d<3, 1>>>(3);
+  check_net<basic_network<double, input<1, 7, 7>, max_pool2d<2, 3>>>(3);
+}
+BOOST_AUTO_TEST_CASE(avg_pool2d_layer) {
+  check_net<basic_network<double, input<2, 4, 6>, avg_pool2d<2>>>();
+  check_net<basic_network<double, input<2, 5, 5>, avg_pool2d<3, 1>>>(3);
+  check_net<basic_network<double, input<1, 7, 7>, avg_pool2d<2, 3>>>(3);
+}
+BOOST_AUTO_TEST_CASE(dropout_layer) {
+  check_net<basic_network<double, input<9>, dropout<0.5>>>();
+  check_net<basic_network<double, input<9>, dropout<0.5>>>(5, mode::eval);
+  check_net<basic_network<double, input<2, 3, 3>, dropout<0.2>>>(4);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(whole_networks)
@@ -97,6 +123,15 @@ BOOST_AUTO_TEST_CASE(conv_weight_norm_pool_flatten) {
                           global_avg_pool, weight_norm<dense<2>>>>(3);
   check_net<basic_network<double, input<1, 6, 6>, conv2d<2, 3, 2, 1>, batch_norm<affine::scale>,
                           relu, flatten, dense<2>>>(3);
+}
+
+BOOST_AUTO_TEST_CASE(the_new_layers_together) {
+  check_net<basic_network<double, input<2, 8, 8>, conv2d<3, 3, 1, 1, bias::on>, relu, max_pool2d<2>,
+                          conv2d<4, 3, 1, 1>, batch_norm<>, relu, avg_pool2d<2>, flatten, dropout<0.3>,
+                          dense<5, bias::on>, relu, dense<3>>>(4);
+  check_net<basic_network<double, input<2, 8, 8>, conv2d<3, 3, 1, 1, bias::on>, relu, max_pool2d<2>,
+                          conv2d<4, 3, 1, 1>, batch_norm<>, relu, avg_pool2d<2>, flatten, dropout<0.3>,
+                          dense<5, bias::on>, relu, dense<3>>>(4, mode::eval);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -186,9 +221,9 @@ BOOST_AUTO_TEST_CASE(conv_after_a_larger_batch) {
   rhonet::testing::fill_normal(big, rng);
   matrix<double> small = matrix<double>::from_shape({3, Net::input_size});
   std::copy(big.data() + 2 * Net::input_size, big.data() + 5 * Net::input_size, small.data());
-  a->forward(big);
-  const matrix<double> out_a = a->forward(small);
-  const matrix<double> out_b = b->forward(small);
+  a->forward(big, mode::train);
+  const matrix<double> out_a = a->forward(small, mode::train);
+  const matrix<double> out_b = b->forward(small, mode::train);
   BOOST_TEST(out_a == out_b);
   check_net<Net>(7);
   check_net<Net>(2);

@@ -62,6 +62,26 @@ static_assert(!shift_then_bn::homogeneity.factors_exactly());
 static_assert(shift_then_bn::homogeneity.scale_invariant(0) && shift_then_bn::homogeneity.scale_invariant(3));
 static_assert(shift_then_bn::homogeneity.factors_out(6) && shift_then_bn::factoring_layer_count == 1);
 
+// A bias makes its layer not homogeneous in its input and its weights; pooling and dropout
+// are degree 1 in their input and have no weights.
+static_assert(dense<4, bias::on>::input_degree == not_homogeneous && dense<4, bias::on>::weight_degree == not_homogeneous);
+static_assert(conv2d<4, 3, 1, 1, bias::on>::weight_degree == not_homogeneous && dense<4>::weight_degree == 1);
+static_assert(max_pool2d<2>::input_degree == 1 && avg_pool2d<2>::input_degree == 1 && dropout<0.5>::input_degree == 1);
+static_assert(!max_pool2d<2>::has_weights && !dropout<0.5>::has_weights);
+using biased_last = network<input<4>, dense<3>, relu, dense<1, bias::on>>;
+static_assert(biased_last::degree_in_input == not_homogeneous && !biased_last::homogeneity.factors_exactly());
+static_assert(biased_last::factoring_layer_count == 0);
+// A biased layer before a normaliser that follows a bias-free one: W_1 stays invariant, W_4
+// (biased, then relu) is not homogeneous, the last layer factors out.
+using bias_mid = network<input<5>, dense<4>, batch_norm<>, relu, dense<3, bias::on>, relu, dense<1>>;
+static_assert(bias_mid::homogeneity.scale_invariant(0) && bias_mid::homogeneity.factors_out(5));
+static_assert(bias_mid::homogeneity.output_degree_in_weights(3) == not_homogeneous);
+// The paper's FC net with dropout keeps its analysis (dropout is degree 1).
+using fc_drop = network<input<9>, dense<8>, batch_norm<>, relu, dropout<0.5>, dense<1>>;
+static_assert(fc_drop::factoring_layer_count == 1 && fc_drop::homogeneity.factors_exactly());
+static_assert(network<input<1, 8, 8>, conv2d<2, 3>, relu, max_pool2d<2>, avg_pool2d<3, 1>, flatten, dense<1>>::
+                  factoring_layer_count == 2);
+
 // Composition rules: the earlier side first; 0 absorbs what follows it, not_homogeneous is
 // absorbed by nothing.
 static_assert(compose_degree(1, 0) == 0 && compose_degree(0, not_homogeneous) == 0);
@@ -112,7 +132,21 @@ using table = std::tuple<
     net<input<2, 6, 6>, conv2d<3, 3, 1, 1>, relu, conv2d<4, 3, 1, 0>, global_avg_pool, dense<1>>,
     net<input<2, 6, 6>, conv2d<3, 3, 1, 1>, batch_norm<affine::scale_shift>, relu, conv2d<4, 3, 1, 0>,
         batch_norm<>, relu, global_avg_pool, dense<1>>,
-    net<input<1, 5, 5>, weight_norm<conv2d<2, 3, 1, 1>>, relu, flatten, weight_norm<dense<1>>>>;
+    net<input<1, 5, 5>, weight_norm<conv2d<2, 3, 1, 1>>, relu, flatten, weight_norm<dense<1>>>,
+    // biases: the biased layer and everything before it are not homogeneous; after a
+    // normaliser that follows a bias-free layer, the earlier weights stay invariant
+    net<input<5>, dense<4, bias::on>, relu, dense<3>, relu, dense<2>>,
+    net<input<5>, dense<4>, relu, dense<3>, relu, dense<2, bias::on>>,
+    net<input<5>, dense<4>, batch_norm<>, relu, dense<3, bias::on>, relu, dense<1>>,
+    net<input<1, 6, 6>, conv2d<2, 3, 1, 1, bias::on>, relu, conv2d<3, 3, 2, 1>, relu, flatten, dense<2>>,
+    net<input<2, 6, 6>, conv2d<3, 3, 1, 1>, batch_norm<>, relu, conv2d<1, 3, 1, 0, bias::on>, flatten, dense<1>>,
+    // pooling: degree 1
+    net<input<2, 8, 8>, conv2d<3, 3, 1, 1>, relu, max_pool2d<2>, conv2d<4, 3, 1, 1>, relu, avg_pool2d<2>,
+        flatten, dense<2>>,
+    net<input<2, 7, 7>, conv2d<3, 3, 1, 1>, batch_norm<>, relu, max_pool2d<3, 2>, avg_pool2d<2, 1>, flatten, dense<1>>,
+    // dropout in train mode with the same mask in every copy: degree 1
+    net<input<5>, dense<6>, relu, dropout<0.5>, dense<4>, relu, dropout<0.25>, dense<1>>,
+    net<input<1, 6, 6>, dropout<0.2>, conv2d<2, 3, 1, 1>, batch_norm<>, relu, flatten, dropout<0.5>, dense<2>>>;
 
 // 1, 0 or not_homogeneous from g (unscaled) and gc (one quantity scaled by 3); -2 if the
 // output is neither clearly one class nor clearly outside both (a test failure).
@@ -148,7 +182,9 @@ void check_against_measurement(std::size_t which) {
   set_eps_zero(*base);
   matrix<D> x = matrix<D>::from_shape({16, Net::input_size});
   for (auto& v : x) v = nd(rng);
-  const matrix<D> g = base->forward(x, mode::train);
+  // On a copy, so that base (and every copy of it below) keeps the same dropout RNG state:
+  // each forward pass draws the same masks.
+  const matrix<D> g = std::make_unique<Net>(*base)->forward(x, mode::train);
 
   // The input.
   {

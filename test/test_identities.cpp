@@ -112,16 +112,16 @@ BOOST_AUTO_TEST_CASE(bn_preceded_weights_are_scale_invariant) {
     auto net = random_net<fc_bn>(rng);
     net->layer<1>().eps = net->layer<4>().eps = net->layer<7>().eps = eps;
     auto x = random_input(8, 9, rng);
-    const matrix<double> g = net->forward(x);
+    const matrix<double> g = net->forward(x, mode::train);
     for (double a : {0.1, 2.0, 50.0}) {
       auto scaled = std::make_unique<fc_bn>(*net);
       scaled->layer<3>().weight().value *= a;
       const double tol = eps == 0 ? 1e-12 : 1e-3;
-      BOOST_TEST(max_rel_diff(scaled->forward(x), g) < tol);
+      BOOST_TEST(max_rel_diff(scaled->forward(x, mode::train), g) < tol);
     }
     if (eps == 0) {
       matrix<double> r = random_input(8, 1, rng);
-      net->forward(x);
+      net->forward(x, mode::train);
       net->backward(r);
       for (auto* p : net->parameters()) {
         if (p->name == "layer10.weight") continue;  // the last layer is not followed by a BN
@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(euler_identity_for_factoring_layers) {
   auto net = random_net<fc_plain>(rng);
   auto x = random_input(4, 9, rng);
   matrix<double> r = random_input(4, 1, rng);
-  const double loss = rt::linear_loss(net->forward(x), r);
+  const double loss = rt::linear_loss(net->forward(x, mode::train), r);
   net->backward(r);
   for (auto* p : net->parameters()) {
     const double dot = xt::sum(p->value * p->grad)();
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(batch_norm_hand_computed) {
   basic_network<double, input<1>, batch_norm<>> net;
   net.layer<0>().eps = 0;
   matrix<double> x = {{0.0}, {1.0}, {5.0}};
-  const auto& y = net.forward(x);
+  const auto& y = net.forward(x, mode::train);
   BOOST_TEST(std::abs(y(0, 0) + 0.9258201) < 1e-7);
   BOOST_TEST(std::abs(y(1, 0) + 0.4629100) < 1e-7);
   BOOST_TEST(std::abs(y(2, 0) - 1.3887301) < 1e-7);
@@ -189,7 +189,127 @@ BOOST_AUTO_TEST_CASE(rho_and_norm_product) {
 BOOST_AUTO_TEST_CASE(shape_errors_at_run_time_are_clear) {
   fc_plain net;
   matrix<double> x = matrix<double>::from_shape({2, 8});
-  BOOST_CHECK_EXCEPTION(net.forward(x), std::invalid_argument, [](const std::invalid_argument& e) {
+  BOOST_CHECK_EXCEPTION(net.forward(x, mode::train), std::invalid_argument, [](const std::invalid_argument& e) {
     return std::string(e.what()).find("expected input of 9 columns, got 8") != std::string::npos;
   });
+}
+
+// Train mode on one sample would normalise it to 0 and shift the running statistics: an
+// error naming the layer and the fix, raised before any state changes; eval mode is fine,
+// and so is a batch of two.
+BOOST_AUTO_TEST_CASE(batch_norm_train_on_one_sample_is_an_error) {
+  auto check = [](auto& net, const matrix<double>& one) {
+    using Net = std::remove_cvref_t<decltype(net)>;
+    const auto mean_before = net.template layer<1>().running_mean();
+    BOOST_CHECK_EXCEPTION(net.forward(one, mode::train), std::invalid_argument,
+                          [](const std::invalid_argument& e) {
+                            const std::string m = e.what();
+                            BOOST_TEST_INFO(m);
+                            return m.find("layer 2") != std::string::npos &&
+                                   m.find("batch of one") != std::string::npos &&
+                                   m.find("mode::eval") != std::string::npos;
+                          });
+    BOOST_TEST(net.template layer<1>().running_mean() == mean_before);
+    BOOST_TEST(net.forward(one, mode::eval).shape()[0] == 1u);
+    matrix<double> two = matrix<double>::from_shape({2, Net::input_size});
+    for (std::size_t i = 0; i < two.size(); ++i) two.data()[i] = double(i % 7) - 3;
+    BOOST_TEST(net.forward(two, mode::train).shape()[0] == 2u);
+  };
+  basic_network<double, input<3>, dense<4>, batch_norm<>, relu, dense<1>> flat;
+  check(flat, matrix<double>{{1.0, 2.0, 3.0}});
+  // The fused batch_norm + relu path, on an image.
+  basic_network<double, input<1, 3, 3>, conv2d<2, 3, 1, 1>, batch_norm<affine::scale>, relu, flatten, dense<1>> img;
+  matrix<double> one = matrix<double>::from_shape({1, 9});
+  for (std::size_t i = 0; i < 9; ++i) one.data()[i] = double(i);
+  check(img, one);
+}
+
+// Pooling by hand: 1 x 4 x 4 input 0..15 with a tie and a NaN.
+BOOST_AUTO_TEST_CASE(pooling_hand_computed) {
+  matrix<double> x = matrix<double>::from_shape({1, 16});
+  for (std::size_t i = 0; i < 16; ++i) x.data()[i] = double(i);
+  basic_network<double, input<1, 4, 4>, max_pool2d<2>> mp;
+  const matrix<double> m = mp.forward(x, mode::eval);
+  BOOST_TEST((std::vector<double>(m.begin(), m.end()) == std::vector<double>{5, 7, 13, 15}));
+  basic_network<double, input<1, 4, 4>, avg_pool2d<2>> ap;
+  const matrix<double> a = ap.forward(x, mode::eval);
+  BOOST_TEST((std::vector<double>(a.begin(), a.end()) == std::vector<double>{2.5, 4.5, 10.5, 12.5}));
+  // Overlapping windows (stride 1, 3x3): 4 outputs; every gradient of 1 lands on a maximum.
+  basic_network<double, input<1, 4, 4>, max_pool2d<3, 1>> ov;
+  const matrix<double> o = ov.forward(x, mode::train);
+  BOOST_TEST((std::vector<double>(o.begin(), o.end()) == std::vector<double>{10, 11, 14, 15}));
+  matrix<double> ones = matrix<double>::from_shape({1, 4});
+  ones.fill(1);
+  ov.backward(ones, true);
+  for (std::size_t i = 0; i < 16; ++i)
+    BOOST_TEST(ov.input_grad().data()[i] == ((i == 10 || i == 11 || i == 14 || i == 15) ? 1.0 : 0.0));
+  // A tie goes to the window's first element; a NaN is the maximum.
+  x.fill(1);
+  x.data()[6] = std::nan("");
+  mp.forward(x, mode::train);
+  matrix<double> dy = {{1, 2, 3, 4}};
+  mp.backward(dy, true);
+  BOOST_TEST(mp.output()(0, 0) == 1.0);
+  BOOST_TEST(std::isnan(mp.output()(0, 1)));
+  BOOST_TEST(mp.input_grad()(0, 0) == 1.0);  // first of the tied window {0, 1, 4, 5}
+  BOOST_TEST(mp.input_grad()(0, 1) == 0.0);
+  BOOST_TEST(mp.input_grad()(0, 6) == 2.0);  // the NaN
+}
+
+// Bias by hand: with W = 0 the output is the bias, per feature (dense) or per channel (conv).
+BOOST_AUTO_TEST_CASE(bias_hand_computed) {
+  basic_network<double, input<3>, dense<2, bias::on>> d;
+  d.layer<0>().bias_param().value = {{1.0, -2.0}};
+  const matrix<double> y = d.forward(matrix<double>{{1, 2, 3}, {4, 5, 6}}, mode::eval);
+  BOOST_TEST((std::vector<double>(y.begin(), y.end()) == std::vector<double>{1, -2, 1, -2}));
+  BOOST_TEST(d.layer<0>().bias_param().name == "layer1.bias");
+  BOOST_TEST((d.layer<0>().bias_param().shape == std::vector<std::size_t>{2}));
+  BOOST_TEST(d.signature() == "network<double,input<3>,dense<2,bias::on>>");
+  basic_network<double, input<1, 3, 3>, conv2d<2, 3, 1, 1, bias::on>> c;
+  c.layer<0>().bias_param().value = {{0.5, 3.0}};
+  matrix<double> x = matrix<double>::from_shape({2, 9});
+  x.fill(1);
+  const matrix<double> z = c.forward(x, mode::eval);
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t k = 0; k < 18; ++k) BOOST_TEST(z(s, k) == (k < 9 ? 0.5 : 3.0));
+}
+
+// dropout: eval is the identity; train zeroes about P of the entries and scales the rest by
+// 1 / (1 - P); a seed fixes the masks; layers draw different masks; the RNG state travels.
+BOOST_AUTO_TEST_CASE(dropout_semantics) {
+  using Net = basic_network<double, input<1000>, dropout<0.3>, dropout<0.3>>;
+  Net net;
+  matrix<double> x = matrix<double>::from_shape({10, 1000});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 1.0 + double(i % 7);
+  BOOST_TEST(net.forward(x, mode::eval) == x);
+  seed_dropout(net, 5);
+  const matrix<double> a = net.forward(x, mode::train);
+  std::size_t zeros = 0, wrong = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double v = a.data()[i];
+    if (v == 0) ++zeros;
+    else if (std::abs(v - x.data()[i] / (0.7 * 0.7)) > 1e-12) ++wrong;  // kept twice: scaled twice
+  }
+  BOOST_TEST(wrong == 0u);
+  const double kept = 1 - double(zeros) / double(a.size());
+  BOOST_TEST(std::abs(kept - 0.49) < 0.02);  // 10000 draws: std 0.005
+  // The same seed, the same masks; the state restores them.
+  seed_dropout(net, 5);
+  const std::string s0 = net.layer<0>().state(), s1 = net.layer<1>().state();
+  BOOST_TEST(net.forward(x, mode::train) == a);
+  Net other;
+  other.layer<0>().restore_state(s0);
+  other.layer<1>().restore_state(s1);
+  BOOST_TEST(other.forward(x, mode::train) == a);
+  BOOST_TEST(s0 != s1);  // two layers, two streams
+  BOOST_CHECK_THROW(other.layer<0>().restore_state("nope"), std::invalid_argument);
+  // Backward uses the forward mask.
+  matrix<double> dy = matrix<double>::from_shape({10, 1000});
+  dy.fill(1);
+  other.backward(dy, true);
+  wrong = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    wrong += std::abs(other.input_grad().data()[i] - (a.data()[i] == 0 ? 0.0 : 1 / (0.7 * 0.7))) > 1e-12;
+  BOOST_TEST(wrong == 0u);
+  BOOST_TEST(dropout<0.25>::name() == "dropout<0.25>");
 }

@@ -369,6 +369,18 @@ BOOST_AUTO_TEST_CASE(bn_shift_is_not_decayed_by_default) {
   check_close(gamma.value, {0.863524, -2.061468}, 1e-14);
 }
 
+// A bias of dense / conv2d (bias::on) is not decayed either: the same undecayed trajectory.
+BOOST_AUTO_TEST_CASE(bias_is_not_decayed_by_default) {
+  auto w = make_param(param_role::weight, "w");
+  auto b = make_param(param_role::bias, "b");
+  rhonet::sgd<double> opt({&w, &b}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1});
+  BOOST_TEST(opt.decays(0));
+  BOOST_TEST(!opt.decays(1));
+  run_three(opt, {&w, &b}, {{0.94, -2.08}, {0.8516, -2.0812}, {0.863524, -2.061468}});
+  check_close(b.value, {0.917, -2.176}, 1e-14);
+  BOOST_TEST(std::string(rhonet::to_string(param_role::bias)) == "bias");
+}
+
 BOOST_AUTO_TEST_CASE(explicit_decay_roles) {
   // An empty role set turns decay off everywhere: the momentum trajectory.
   auto w = make_param();
@@ -657,6 +669,20 @@ BOOST_AUTO_TEST_CASE(kaiming_normal) {
   BOOST_TEST(xt::all(xt::equal(net.beta.value, 0.f)));
   parameter<float> lone("s", param_role::wn_scale, {1}, 1, 1);
   BOOST_CHECK_THROW(rhonet::init_kaiming_normal(std::vector<parameter<float>*>{&lone}, 0), std::invalid_argument);
+}
+
+// Biases start at 0 in both schemes and do not count as weight layers.
+BOOST_AUTO_TEST_CASE(biases_start_at_zero) {
+  for (auto scheme : {rhonet::init_scheme::frobenius, rhonet::init_scheme::kaiming_normal}) {
+    parameter<float> w("w", param_role::weight, {4, 3}, 4, 3);
+    parameter<float> b("b", param_role::bias, {4}, 1, 4);
+    b.value.fill(7.f);
+    const std::vector<parameter<float>*> ps{&w, &b};
+    BOOST_TEST(rhonet::count_weight_layers(ps) == 1u);
+    rhonet::initialize(ps, {.scheme = scheme, .norm = 2.0, .seed = 3});
+    BOOST_TEST(xt::all(xt::equal(b.value, 0.f)));
+    BOOST_TEST(rhonet::frobenius_norm(w.value) > 0.0);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

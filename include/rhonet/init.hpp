@@ -7,6 +7,7 @@
 //   wn_scale     : the layer's norm rho_k (a 1x1 tensor)            (Kaiming: ||V||_F of its V)
 //   bn_scale     : 1
 //   bn_shift     : 0
+//   bias         : 0 (both schemes; PyTorch draws it uniformly, here it starts neutral)
 // A "weight layer" is a parameter of role weight or wn_scale (a weight-normalised layer's
 // norm lives in its scale), counted in the order the list gives them.
 // Randomness: one std::mt19937_64 seeded with `seed`, consumed in parameter order, row-major;
@@ -137,10 +138,11 @@ std::size_t param_fan_in(const parameter<T>& p) {
   return fan_in(p.shape);
 }
 
+// The roles without randomness: BN scale 1, BN shift and biases 0.
 template <class T>
 void init_bn(parameter<T>& p) {
   if (p.role == param_role::bn_scale) p.value.fill(T(1));
-  if (p.role == param_role::bn_shift) p.value.fill(T(0));
+  if (p.role == param_role::bn_shift || p.role == param_role::bias) p.value.fill(T(0));
 }
 
 }  // namespace detail
@@ -173,6 +175,7 @@ void init_frobenius(const std::vector<parameter<T>*>& params, const std::vector<
         break;
       case param_role::bn_scale:
       case param_role::bn_shift:
+      case param_role::bias:
         detail::init_bn(*p);
         break;
     }

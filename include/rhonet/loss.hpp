@@ -7,6 +7,8 @@
 // `grad` is resized only if its shape differs from out's, so a caller that keeps it
 // between batches pays no allocation. `grad` may be the same object as `out`.
 // Sums are accumulated in double (long double for long double) and rounded to T at the end.
+// The classification metrics (misclassified, classification_error, binary_score, accuracy,
+// ...) live in metrics.hpp, included here for code that found them in this header.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <variant>
 
 #include <rhonet/core/tensor.hpp>
+#include <rhonet/metrics.hpp>
 
 namespace rhonet {
 
@@ -29,11 +32,6 @@ namespace detail {
 
 template <class T>
 using loss_acc_t = std::common_type_t<T, double>;
-
-template <class T>
-std::string shape_string(const matrix<T>& m) {
-  return "(" + std::to_string(m.shape()[0]) + ", " + std::to_string(m.shape()[1]) + ")";
-}
 
 template <class T>
 void check_loss_shapes(const char* who, const matrix<T>& out, const matrix<T>& target) {
@@ -199,66 +197,6 @@ T loss_value(const training_loss& l, const matrix<T>& out, const matrix<T>& targ
 template <class T>
 T loss_and_grad(const training_loss& l, const matrix<T>& out, const matrix<T>& target, matrix<T>& grad) {
   return std::visit([&](const auto& x) { return x.loss_and_grad(out, target, grad); }, l);
-}
-
-// Number of misclassified samples.
-//   C = 1 : sign(out_n) != y_n; out_n = 0 has no sign and counts as an error.
-//   C >= 2: argmax_c out_nc != argmax_c target_nc (ties go to the lowest index).
-// Counting (rather than a fraction) lets callers sum over batches exactly.
-template <class T>
-std::size_t misclassified(const matrix<T>& out, const matrix<T>& target) {
-  detail::check_loss_shapes("rhonet::misclassified", out, target);
-  const std::size_t N = out.shape()[0], C = out.shape()[1];
-  const T* o = out.data();
-  const T* t = target.data();
-  std::size_t wrong = 0;
-  if (C == 1) {
-    for (std::size_t n = 0; n < N; ++n) {
-      const bool ok = (o[n] > T(0) && t[n] > T(0)) || (o[n] < T(0) && t[n] < T(0));
-      wrong += ok ? 0 : 1;
-    }
-  } else {
-    for (std::size_t n = 0; n < N; ++n) {
-      const T* orow = o + n * C;
-      const T* trow = t + n * C;
-      const auto po = std::max_element(orow, orow + C) - orow;
-      const auto pt = std::max_element(trow, trow + C) - trow;
-      wrong += po == pt ? 0 : 1;
-    }
-  }
-  return wrong;
-}
-
-// Fraction of misclassified samples, in [0, 1].
-template <class T>
-double classification_error(const matrix<T>& out, const matrix<T>& target) {
-  const std::size_t wrong = misclassified(out, target);
-  return double(wrong) / double(out.shape()[0]);
-}
-
-// The binary score whose sign is the prediction (the paper's g; f = g / rho):
-//   C = 1: out_n0;   C = 2: out_n0 - out_n1 (the group's two-output convention).
-// Writes into f, resizing only if its length differs from N.
-template <class T>
-void binary_score(const matrix<T>& out, vector<T>& f) {
-  const std::size_t N = out.shape()[0], C = out.shape()[1];
-  if (C != 1 && C != 2)
-    throw std::invalid_argument("rhonet::binary_score: needs 1 or 2 outputs, out shape " +
-                                detail::shape_string(out));
-  if (f.size() != N) f.resize({N});
-  const T* o = out.data();
-  T* d = f.data();
-  if (C == 1)
-    for (std::size_t n = 0; n < N; ++n) d[n] = o[n];
-  else
-    for (std::size_t n = 0; n < N; ++n) d[n] = o[2 * n] - o[2 * n + 1];
-}
-
-template <class T>
-vector<T> binary_score(const matrix<T>& out) {
-  vector<T> f = vector<T>::from_shape({out.shape()[0]});
-  binary_score(out, f);
-  return f;
 }
 
 }  // namespace rhonet

@@ -61,6 +61,9 @@ class model {
   virtual std::vector<std::size_t> scale_invariant_layers() const = 0;
   virtual int degree_in_input() const = 0;
   virtual bool factors_exactly() const = 0;
+  // Whether a layer normalises with batch statistics in train mode (a batch norm): such a
+  // network cannot train on a batch of one sample.
+  virtual bool uses_batch_statistics() const = 0;
 
   // "output of layer 3 (batch_norm<>)" for the first layer whose last output holds NaN or
   // Inf; empty if none (what the fault guard reports).
@@ -133,6 +136,11 @@ class model_of : public model<typename Net::value_type> {
   }
   int degree_in_input() const override { return Net::degree_in_input; }
   bool factors_exactly() const override { return Net::homogeneity.factors_exactly(); }
+  bool uses_batch_statistics() const override {
+    bool any = false;
+    net_->for_each_layer([&](const auto& l) { any = any || normaliser<std::remove_cvref_t<decltype(l)>>; });
+    return any;
+  }
 
   std::string non_finite_activation() const override {
     return first_non_finite_output(std::make_index_sequence<Net::layer_count>{});

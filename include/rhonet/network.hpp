@@ -28,13 +28,29 @@
 namespace rhonet {
 
 namespace check {
-// Arguments: <layer position, the offending type>.
+// Arguments: <layer position, the offending type>. Value always true: reported once here.
 template <std::size_t Position, class S, bool Ok = layer_spec<S>>
 struct argument_is_layer_spec {
-  static_assert(Ok, "rhonet: a network argument is not a layer spec (dense<N>, conv2d<...>, "
-                    "batch_norm<>, relu, flatten, global_avg_pool, weight_norm<...>); arguments: "
-                    "<layer position, the type>");
-  static constexpr bool value = Ok;
+  static_assert(Ok, "rhonet: a network argument is not a layer spec. Layers are dense<N>, "
+                    "conv2d<...>, batch_norm<>, relu, flatten, global_avg_pool, max_pool2d<K>, "
+                    "avg_pool2d<K>, dropout<P>, weight_norm<...>, or a type of your own with "
+                    "`using spec_tag = rhonet::layer_spec_tag`, input_degree, has_weights, "
+                    "weight_degree, name() and bind (docs/guide.md); arguments: <layer "
+                    "position, the type>");
+  static constexpr bool value = true;
+};
+
+// The argument after the element type must be input<...>. The common slip network<double,
+// ...> (network is always float) gets its own message. Arguments: <the type>.
+template <class Input, bool Ok = input_spec<Input>, bool Scalar = std::is_arithmetic_v<Input>>
+struct network_starts_with_input {
+  static_assert(Ok || !Scalar,
+                "rhonet: network<...> is float and takes input<...> first; for another element "
+                "type write rhonet::basic_network<double, rhonet::input<...>, layers...> or "
+                "Net::rebind<double>; arguments: <the type given instead of input<...>>");
+  static_assert(Ok || Scalar, "rhonet: a network starts with rhonet::input<D> (flat) or "
+                              "rhonet::input<C, H, W> (image); arguments: <the type given>");
+  static constexpr bool value = true;
 };
 }  // namespace check
 
@@ -66,18 +82,41 @@ struct bind_one<S, T, Position, In> {
   using type = typename S::template bind<T, Position, In>;
 };
 
-template <class T, std::size_t Position, class InShape, class... Specs>
+// Check = false (the input was already reported as wrong) binds every spec to a stand-in
+// without further errors.
+template <class T, std::size_t Position, class InShape, bool Check, class... Specs>
 struct bind_layers {
   using type = std::tuple<>;
 };
 
-template <class T, std::size_t Position, class InShape, class S, class... Rest>
-struct bind_layers<T, Position, InShape, S, Rest...> {
-  static_assert(check::argument_is_layer_spec<Position, S>::value);
-  using layer = typename bind_one<S, T, Position, InShape>::type;
+template <class T, std::size_t Position, class InShape, bool Check, class S, class... Rest>
+struct bind_layers<T, Position, InShape, Check, S, Rest...> {
+  static_assert(check::argument_is_layer_spec<Position, S, !Check || layer_spec<S>>::value);
+  using layer = std::conditional_t<Check, typename bind_one<S, T, Position, InShape>::type,
+                                   not_a_layer<T, Position, InShape>>;
   using type = decltype(std::tuple_cat(
       std::declval<std::tuple<layer>>(),
-      std::declval<typename bind_layers<T, Position + 1, typename layer::out_shape, Rest...>::type>()));
+      std::declval<typename bind_layers<T, Position + 1, typename layer::out_shape, Check, Rest...>::type>()));
+};
+
+// The output shape of the last layer; the input's for no layers (reported by
+// check::network_has_layers), so that the error does not cascade.
+template <class Tuple, class In>
+struct last_out_shape {
+  using type = typename std::tuple_element_t<std::tuple_size_v<Tuple> - 1, Tuple>::out_shape;
+};
+template <class In>
+struct last_out_shape<std::tuple<>, In> {
+  using type = In;
+};
+
+template <class Input>
+struct input_shape_of {
+  using type = shape<1>;  // stands in after check::network_starts_with_input has reported
+};
+template <input_spec Input>
+struct input_shape_of<Input> {
+  using type = typename Input::shape_type;
 };
 
 template <class Tuple>
@@ -104,21 +143,23 @@ auto layer_norm(const L& layer) {
   }
 }
 
-template <class T, input_spec Input, class... Specs>
+template <class T, class Input, class... Specs>
 class basic_network {
+  static_assert(check::network_starts_with_input<Input>::value);
   static_assert(check::network_has_layers<sizeof...(Specs)>::value);
 
  public:
   using value_type = T;
   using input_type = Input;
-  using layers_type = typename detail::bind_layers<T, 1, typename Input::shape_type, Specs...>::type;
+  using layers_type = typename detail::bind_layers<T, 1, typename detail::input_shape_of<Input>::type,
+                                                   input_spec<Input>, Specs...>::type;
   template <class U> using rebind = basic_network<U, Input, Specs...>;
 
   static constexpr std::size_t layer_count = sizeof...(Specs);
   template <std::size_t I> using layer_type = std::tuple_element_t<I, layers_type>;
   template <std::size_t I> using spec_type = std::tuple_element_t<I, std::tuple<Specs...>>;
-  using in_shape = typename Input::shape_type;
-  using out_shape = typename layer_type<layer_count - 1>::out_shape;
+  using in_shape = typename detail::input_shape_of<Input>::type;
+  using out_shape = typename detail::last_out_shape<layers_type, in_shape>::type;
   static constexpr std::size_t input_size = in_shape::size;
   static constexpr std::size_t output_size = out_shape::size;
 
@@ -129,13 +170,16 @@ class basic_network {
   static constexpr std::size_t factoring_layer_count = homogeneity.factoring_layer_count();
 
   static std::string signature() {
-    std::string s = std::string("network<") + detail::scalar_name<T>() + "," + Input::name();
+    std::string s = std::string("network<") + detail::scalar_name<T>() + ",";
+    if constexpr (input_spec<Input>) s += Input::name();
     ((s += ',', s += spec_name<Specs>()), ...);  // appends: "," + name trips a g++ 12 warning
     return s + ">";
   }
 
-  // Runs the network on a batch (rows of x), returns the output (batch x output_size).
-  const matrix<T>& forward(const matrix<T>& x, mode m = mode::train) {
+  // Runs the network on a batch (rows of x), returns the output (batch x output_size). The
+  // mode has no default: train mode uses batch statistics in batch_norm (and updates its
+  // running ones) and drops units in dropout; mode::eval is inference.
+  const matrix<T>& forward(const matrix<T>& x, mode m) {
     if (x.dimension() != 2 || x.shape()[1] != input_size)
       throw std::invalid_argument("rhonet::network::forward: expected input of " +
                                   std::to_string(input_size) + " columns, got " +
@@ -214,8 +258,8 @@ class basic_network {
   }
 
   // f(x) = g(x) / rho: the output of the same network with every factoring layer replaced by
-  // W_k / ||W_k||, computed without copying the network.
-  void normalized_output(const matrix<T>& x, matrix<T>& f, mode m = mode::eval) {
+  // W_k / ||W_k||, computed without copying the network. The mode is that of forward().
+  void normalized_output(const matrix<T>& x, matrix<T>& f, mode m) {
     const matrix<T>& g = forward(x, m);
     const T r = rho();
     if (f.shape() != g.shape()) f.resize(g.shape());
@@ -325,7 +369,9 @@ class basic_network {
 };
 
 // The user-facing name: float by default; Net::rebind<double> for gradient checks.
-template <class Input, class... Specs>
-using network = basic_network<float, Input, Specs...>;
+// The pack's name is a hint: it is what g++ prints when a layer template is given without
+// its brackets ("expected a type, got 'batch_norm'" at argument N = layer position N).
+template <class Input, class... Layers__each_a_type__write_batch_norm_with_brackets>
+using network = basic_network<float, Input, Layers__each_a_type__write_batch_norm_with_brackets...>;
 
 }  // namespace rhonet

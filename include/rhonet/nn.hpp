@@ -20,10 +20,15 @@
 #include <rhonet/layers/flatten.hpp>
 #include <rhonet/layers/global_avg_pool.hpp>
 #include <rhonet/layers/weight_norm.hpp>
+#include <rhonet/layers/max_pool2d.hpp>
+#include <rhonet/layers/avg_pool2d.hpp>
+#include <rhonet/layers/dropout.hpp>
 #include <rhonet/homogeneity.hpp>
 #include <rhonet/network.hpp>
 #include <rhonet/architectures.hpp>
 #include <rhonet/model.hpp>
 #include <rhonet/loss.hpp>
+#include <rhonet/metrics.hpp>
+#include <rhonet/predict.hpp>
 #include <rhonet/optim.hpp>
 #include <rhonet/init.hpp>

@@ -28,7 +28,8 @@
 namespace rhonet {
 
 // Roles decayed by default: every weight-like tensor and the BN scale gamma, but not the
-// BN shift beta (decaying a shift has no norm interpretation in the theory).
+// BN shift beta nor the bias of dense / conv2d (decaying a shift has no norm interpretation
+// in the theory; PyTorch users get the same by excluding biases from their decay group).
 inline std::set<param_role> default_decay_roles() {
   return {param_role::weight, param_role::wn_scale, param_role::wn_direction,
           param_role::bn_scale};

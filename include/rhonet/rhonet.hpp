@@ -10,9 +10,12 @@
 #include <rhonet/data/binary_task.hpp>
 #include <rhonet/data/preprocess.hpp>
 #include <rhonet/data/batcher.hpp>
+#include <rhonet/data/one_hot.hpp>
+#include <rhonet/data/subset.hpp>
 #include <rhonet/observe.hpp>
 #include <rhonet/train.hpp>
 #include <rhonet/io/durable_file.hpp>
 #include <rhonet/io/checked_file.hpp>
 #include <rhonet/io/folder_lock.hpp>
 #include <rhonet/io/checkpoint.hpp>
+#include <rhonet/io/channel_stats.hpp>

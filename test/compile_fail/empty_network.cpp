@@ -1,5 +1,6 @@
 // A network with no layer after its input.
 // expect: network_has_layers<0, false>
+// expect errors: 1
 // expect: a network needs at least one layer
 #include <rhonet/rhonet.hpp>
 #ifdef RHONET_FAIL

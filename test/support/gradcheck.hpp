@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,21 +45,27 @@ inline double relative_error(const std::vector<double>& a, const std::vector<dou
 }
 
 // Checks d/dtheta sum(R .* g(x)) for every parameter and for x, in the given mode.
+// before_forward runs before every forward pass (e.g. to reseed dropout, so that every pass
+// draws the same mask).
 template <class Net>
 void check_gradients(Net& net, matrix<double>& x, std::mt19937_64& rng, mode m = mode::train,
-                     double tolerance = 1e-6, double h = 1e-5) {
+                     double tolerance = 1e-6, double h = 1e-5,
+                     const std::function<void()>& before_forward = [] {}) {
   static_assert(std::is_same_v<typename Net::value_type, double>, "gradient checks run in double");
   const std::size_t batch = x.shape()[0];
   matrix<double> r = matrix<double>::from_shape({batch, Net::output_size});
   fill_normal(r, rng);
+  before_forward();
   net.forward(x, m);
   net.backward(r, true);
 
   auto numeric = [&](double& slot) {
     const double keep = slot;
     slot = keep + h;
+    before_forward();
     const double up = linear_loss(net.forward(x, m), r);
     slot = keep - h;
+    before_forward();
     const double down = linear_loss(net.forward(x, m), r);
     slot = keep;
     return (up - down) / (2 * h);
@@ -72,6 +79,7 @@ void check_gradients(Net& net, matrix<double>& x, std::mt19937_64& rng, mode m =
     BOOST_CHECK_LT(err, tolerance);
   }
   // Recompute at the unperturbed point: the loop above left the network at x.
+  before_forward();
   net.forward(x, m);
   net.backward(r, true);
   std::vector<double> analytic(net.input_grad().begin(), net.input_grad().end()), num;

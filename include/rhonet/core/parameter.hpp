@@ -16,6 +16,7 @@ enum class param_role {
   wn_direction,  // V of a weight-normalised layer (W = rho_k V / ||V||_F)
   bn_scale,      // gamma of an affine batch norm
   bn_shift,      // beta of an affine batch norm
+  bias,          // b of dense / conv2d with bias::on (not weight-decayed by default)
 };
 
 inline const char* to_string(param_role r) {
@@ -25,6 +26,7 @@ inline const char* to_string(param_role r) {
     case param_role::wn_direction: return "wn_direction";
     case param_role::bn_scale: return "bn_scale";
     case param_role::bn_shift: return "bn_shift";
+    case param_role::bias: return "bias";
   }
   return "?";
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+
 #include <xtensor/xtensor.hpp>
 
 namespace rhonet {
@@ -15,5 +17,13 @@ using vector = xt::xtensor<T, 1, xt::layout_type::row_major>;
 
 // Training uses batch statistics in batch normalisation; evaluation uses running ones.
 enum class mode { train, eval };
+
+namespace detail {
+// "(rows, cols)" for error messages.
+template <class T>
+std::string shape_string(const matrix<T>& m) {
+  return "(" + std::to_string(m.shape()[0]) + ", " + std::to_string(m.shape()[1]) + ")";
+}
+}  // namespace detail
 
 }  // namespace rhonet

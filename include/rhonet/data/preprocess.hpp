@@ -21,7 +21,9 @@
 
 namespace rhonet {
 
-// Per-channel mean and (population) standard deviation over all samples and pixels.
+// Per-channel mean and (population) standard deviation over all samples and pixels: the
+// preprocessing a model needs at inference, so it is a value saved with it
+// (io/channel_stats.hpp: JSON, alone or in a checkpoint's extra).
 template <class T>
 struct channel_stats {
   std::vector<T> mean;
@@ -69,6 +71,22 @@ channel_stats<T> channel_statistics(const dataset<T>& train) {
   return s;
 }
 
+namespace detail {
+// Rows of `cols` values whose first C * plane are C channels of `plane` pixels each.
+template <class T>
+void standardise_rows(T* x, std::size_t rows, std::size_t cols, std::size_t plane, const channel_stats<T>& s) {
+  for (std::size_t c = 0; c < s.mean.size(); ++c) {
+    const T mean = s.mean[c];
+    const T inv = s.stddev[c] > T(0) ? T(1) / s.stddev[c] : T(1);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t p = 0; p < plane; ++p) {
+        T& v = x[i * cols + c * plane + p];
+        v = (v - mean) * inv;
+      }
+  }
+}
+}  // namespace detail
+
 // x -> (x - mean_c) / std_c per channel; a constant channel (std 0) is only centred.
 template <class T>
 void standardise(dataset<T>& d, const channel_stats<T>& s) {
@@ -77,17 +95,19 @@ void standardise(dataset<T>& d, const channel_stats<T>& s) {
     throw std::invalid_argument("rhonet::standardise(" + d.source + "): statistics for " +
                                 std::to_string(s.mean.size()) + " channels, dataset has " +
                                 std::to_string(d.channels));
-  const std::size_t plane = d.height * d.width, dim = d.features();
-  T* x = d.x.data();
-  for (std::size_t c = 0; c < d.channels; ++c) {
-    const T mean = s.mean[c];
-    const T inv = s.stddev[c] > T(0) ? T(1) / s.stddev[c] : T(1);
-    for (std::size_t i = 0; i < d.size(); ++i)
-      for (std::size_t p = 0; p < plane; ++p) {
-        T& v = x[i * dim + c * plane + p];
-        v = (v - mean) * inv;
-      }
-  }
+  detail::standardise_rows(d.x.data(), d.size(), d.features(), d.height * d.width, s);
+}
+
+// The same on raw rows (one image to classify, say): each row holds the C channels one
+// after the other, so its length must be a multiple of C. Apply it before append_bias.
+template <class T>
+void standardise(matrix<T>& x, const channel_stats<T>& s) {
+  const std::size_t C = s.mean.size(), cols = x.shape()[1];
+  if (C == 0 || s.stddev.size() != C || cols % C != 0)
+    throw std::invalid_argument("rhonet::standardise: statistics for " + std::to_string(C) + " channels (" +
+                                std::to_string(s.stddev.size()) + " deviations) and rows of " +
+                                std::to_string(cols) + " values, not a multiple of the channel count");
+  detail::standardise_rows(x.data(), x.shape()[0], cols, cols / C, s);
 }
 
 // Computes the statistics on `train`, applies them to both sets and returns them.

@@ -3,10 +3,15 @@
 // unbiased running variance (momentum 0.1) for eval mode. Scale-invariant in its input in
 // train mode (degree 0, up to eps): this is what makes the output independent of the norm of
 // every weight matrix that feeds a BN.
+//
+// Train mode on a batch of one sample is an std::invalid_argument. PyTorch raises only when
+// a channel has a single value (BatchNorm1d on one sample); here an image batch of one is
+// refused too, because it is nearly always inference that forgot mode::eval.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 
 #include <rhonet/layers/layer.hpp>
@@ -99,6 +104,14 @@ class batch_norm_layer {
   template <bool Relu>
   void forward_impl(const matrix<T>& x, matrix<T>& y, T* r, mode m) {
     const std::size_t n = x.shape()[0];
+    // The statistics of one sample normalise it to 0 (flat input) and shift the running
+    // statistics: almost always an inference call that forgot mode::eval. Checked before
+    // any state changes.
+    if (m == mode::train && n == 1)
+      throw std::invalid_argument(
+          "rhonet::batch_norm (layer " + std::to_string(Position) +
+          "): train mode on a batch of one sample; batch statistics need at least 2 samples. "
+          "For inference use forward(x, rhonet::mode::eval) or rhonet::predict(net, x)");
     resize(n);
     const T* in = x.data();
     T* out = y.data();

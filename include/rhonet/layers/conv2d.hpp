@@ -4,6 +4,10 @@
 // run of P values of Yc is copied to its place in the NCHW output. One large GEMM instead of
 // B small ones keeps OpenBLAS efficient on the thin first layer (C*K*K = 9). The column
 // buffer is kept from forward for the weight gradient. Homogeneous of degree 1 in x and W.
+// conv2d<OutC, K, S, P, bias::on>: plus b, one per output channel (layers/bias.hpp): not
+// homogeneous in x nor in W.
+// PyTorch: torch.nn.Conv2d(C, OutC, K, stride=S, padding=P, bias=False) / bias=True; the
+// same kernel layout (OutC, C, K, K), cross-correlation, zero padding.
 #pragma once
 
 #include <algorithm>
@@ -16,6 +20,7 @@
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
+#include <rhonet/layers/bias.hpp>
 
 namespace rhonet {
 
@@ -27,7 +32,7 @@ inline constexpr std::size_t dim_or_one = I < S::rank ? S::dims[I < S::rank ? I 
 }  // namespace detail
 
 template <class T, std::size_t Position, class In, std::size_t OutC, std::size_t K,
-          std::size_t Stride, std::size_t Pad>
+          std::size_t Stride, std::size_t Pad, bias B = bias::off>
 class conv2d_layer {
   static_assert(check::conv2d_needs_image_input<Position, In::rank>::value);
   static_assert(check::conv2d_kernel_and_stride_positive<Position, K, Stride>::value);
@@ -37,6 +42,7 @@ class conv2d_layer {
   static_assert(check::conv2d_kernel_fits_padded_input<Position, K, H + 2 * Pad, W + 2 * Pad>::value);
   static constexpr std::size_t safe_k = K <= H + 2 * Pad && K <= W + 2 * Pad && K > 0 ? K : 1;
   static constexpr std::size_t safe_s = Stride > 0 ? Stride : 1;
+  static constexpr bool has_bias = B == bias::on;
 
  public:
   static constexpr std::size_t out_height = (H + 2 * Pad - safe_k) / safe_s + 1;
@@ -48,13 +54,15 @@ class conv2d_layer {
   using value_type = T;
   using in_shape = In;
   using out_shape = shape<OutC, out_height, out_width>;
-  static constexpr int input_degree = 1;
+  static constexpr int input_degree = detail::degree_with(B);
   static constexpr bool has_weights = true;
-  static constexpr int weight_degree = 1;
+  static constexpr int weight_degree = detail::degree_with(B);
 
   conv2d_layer()
       : w_("layer" + std::to_string(Position) + ".weight", param_role::weight, {OutC, C, K, K},
-           OutC, patch) {}
+           OutC, patch) {
+    if constexpr (has_bias) b_ = detail::make_bias<T>(Position, OutC);
+  }
 
   // Buffers only grow: a smaller (last) batch reuses them without allocating.
   void resize(std::size_t batch) {
@@ -69,10 +77,12 @@ class conv2d_layer {
     T* yc = needs_permute ? yc_.data() : y.data();
     blas::gemm<T>(false, false, OutC, ld, patch, T(1), w_.value.data(), patch, cols_.data(), ld, T(0),
                   yc, ld);
+    if constexpr (has_bias) detail::add_bias_channels(yc, OutC, ld, ld, b_.value.data());
     if constexpr (needs_permute) to_nchw(yc, y.data(), batch);
   }
 
-  // dW = dYc cols^T; dcols = W^T dYc, scattered back by col2im (dYc: dY as OutC x B*P).
+  // dW = dYc cols^T; db = row sums of dYc; dcols = W^T dYc, scattered back by col2im (dYc:
+  // dY as OutC x B*P).
   void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
     const std::size_t batch = x.shape()[0], ld = batch * pixels;
     const T* dyc = dy.data();
@@ -83,6 +93,7 @@ class conv2d_layer {
     }
     blas::gemm<T>(false, true, OutC, patch, ld, T(1), dyc, ld, cols_.data(), ld, T(0),
                   w_.grad.data(), patch);
+    if constexpr (has_bias) detail::bias_grad_channels(dyc, OutC, ld, ld, b_.grad.data());
     if (!dx) return;
     grow(dcols_, patch * ld);
     blas::gemm<T>(true, false, patch, ld, OutC, T(1), w_.value.data(), patch, dyc, ld, T(0),
@@ -92,7 +103,12 @@ class conv2d_layer {
 
   parameter<T>& weight() { return w_; }
   const parameter<T>& weight() const { return w_; }
-  template <class F> void for_each_param(F&& f) { f(w_); }
+  parameter<T>& bias_param() requires has_bias { return b_; }
+  const parameter<T>& bias_param() const requires has_bias { return b_; }
+  template <class F> void for_each_param(F&& f) {
+    f(w_);
+    if constexpr (has_bias) f(b_);
+  }
   template <class F> void for_each_buffer(F&&) {}
 
  private:
@@ -169,26 +185,27 @@ class conv2d_layer {
         std::copy_n(dp + (c * Hp + h + Pad) * Wp + Pad, W, dx + (c * H + h) * W);
   }
 
-  parameter<T> w_;
+  parameter<T> w_, b_;
   // Flat buffers: cols and dcols are patch x B*P, yc is OutC x B*P.
   matrix<T> cols_ = matrix<T>::from_shape({0, 0}), dcols_ = matrix<T>::from_shape({0, 0});
   matrix<T> yc_ = matrix<T>::from_shape({0, 0});
   matrix<T> xpad_ = matrix<T>::from_shape({0, 0}), dxpad_ = matrix<T>::from_shape({0, 0});
 };
 
-template <std::size_t OutChannels, std::size_t Kernel, std::size_t Stride = 1, std::size_t Padding = 0>
+template <std::size_t OutChannels, std::size_t Kernel, std::size_t Stride = 1, std::size_t Padding = 0,
+          bias B = bias::off>
 struct conv2d {
   using spec_tag = layer_spec_tag;
-  static constexpr int input_degree = 1;
+  static constexpr int input_degree = detail::degree_with(B);
   static constexpr bool has_weights = true;
-  static constexpr int weight_degree = 1;
-  static constexpr bool weight_normalizable = true;
+  static constexpr int weight_degree = detail::degree_with(B);
+  static constexpr bool weight_normalizable = B == bias::off;
   static std::string name() {
     return "conv2d<" + std::to_string(OutChannels) + "," + std::to_string(Kernel) + "," +
-           std::to_string(Stride) + "," + std::to_string(Padding) + ">";
+           std::to_string(Stride) + "," + std::to_string(Padding) + detail::bias_suffix(B) + ">";
   }
   template <class T, std::size_t Position, class In>
-  using bind = conv2d_layer<T, Position, In, OutChannels, Kernel, Stride, Padding>;
+  using bind = conv2d_layer<T, Position, In, OutChannels, Kernel, Stride, Padding, B>;
 };
 
 }  // namespace rhonet

@@ -1,5 +1,8 @@
 // dense<N>: y = x W^T with W of shape (N, fan_in), bias-free (the bias is a constant input
 // component, as in the paper). Positively homogeneous of degree 1 in x and in W.
+// dense<N, bias::on>: y = x W^T + b, b of shape (N) (layers/bias.hpp): not homogeneous in x
+// nor in W.
+// PyTorch: torch.nn.Linear(fan_in, N, bias=False) / bias=True; the same W layout (out, in).
 #pragma once
 
 #include <cstddef>
@@ -11,13 +14,15 @@
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
+#include <rhonet/layers/bias.hpp>
 
 namespace rhonet {
 
-template <class T, std::size_t Position, class In, std::size_t N>
+template <class T, std::size_t Position, class In, std::size_t N, bias B = bias::off>
 class dense_layer {
   static_assert(check::dense_width_positive<Position, N>::value);
   static_assert(check::dense_needs_flat_input<Position, In::rank>::value);
+  static constexpr bool has_bias = B == bias::on;
 
  public:
   using value_type = T;
@@ -25,13 +30,15 @@ class dense_layer {
   using out_shape = shape<N>;
   static constexpr std::size_t position = Position;
   static constexpr std::size_t fan_in = In::size;
-  static constexpr int input_degree = 1;
+  static constexpr int input_degree = detail::degree_with(B);
   static constexpr bool has_weights = true;
-  static constexpr int weight_degree = 1;
+  static constexpr int weight_degree = detail::degree_with(B);
 
   dense_layer()
       : w_("layer" + std::to_string(Position) + ".weight", param_role::weight, {N, fan_in}, N,
-           fan_in) {}
+           fan_in) {
+    if constexpr (has_bias) b_ = detail::make_bias<T>(Position, N);
+  }
 
   void resize(std::size_t) {}
 
@@ -39,13 +46,16 @@ class dense_layer {
     const std::size_t batch = x.shape()[0];
     blas::gemm<T>(false, true, batch, N, fan_in, T(1), x.data(), fan_in, w_.value.data(), fan_in,
                   T(0), y.data(), N);
+    if constexpr (has_bias) detail::add_bias_rows(y.data(), batch, N, b_.value.data());
   }
 
-  // dW = dY^T X; dX = dY W (skipped when dx is null, e.g. for the first layer).
+  // dW = dY^T X; db = column sums of dY; dX = dY W (skipped when dx is null, e.g. for the
+  // first layer).
   void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
     const std::size_t batch = x.shape()[0];
     blas::gemm<T>(true, false, N, fan_in, batch, T(1), dy.data(), N, x.data(), fan_in, T(0),
                   w_.grad.data(), fan_in);
+    if constexpr (has_bias) detail::bias_grad_rows(dy.data(), batch, N, b_.grad.data());
     if (dx)
       blas::gemm<T>(false, false, batch, fan_in, N, T(1), dy.data(), N, w_.value.data(), fan_in,
                     T(0), dx->data(), fan_in);
@@ -53,23 +63,28 @@ class dense_layer {
 
   parameter<T>& weight() { return w_; }
   const parameter<T>& weight() const { return w_; }
-  template <class F> void for_each_param(F&& f) { f(w_); }
+  parameter<T>& bias_param() requires has_bias { return b_; }
+  const parameter<T>& bias_param() const requires has_bias { return b_; }
+  template <class F> void for_each_param(F&& f) {
+    f(w_);
+    if constexpr (has_bias) f(b_);
+  }
   template <class F> void for_each_buffer(F&&) {}
 
  private:
-  parameter<T> w_;
+  parameter<T> w_, b_;
 };
 
-template <std::size_t N>
+template <std::size_t N, bias B = bias::off>
 struct dense {
   using spec_tag = layer_spec_tag;
-  static constexpr int input_degree = 1;
+  static constexpr int input_degree = detail::degree_with(B);
   static constexpr bool has_weights = true;
-  static constexpr int weight_degree = 1;
-  static constexpr bool weight_normalizable = true;
-  static std::string name() { return "dense<" + std::to_string(N) + ">"; }
+  static constexpr int weight_degree = detail::degree_with(B);
+  static constexpr bool weight_normalizable = B == bias::off;
+  static std::string name() { return "dense<" + std::to_string(N) + detail::bias_suffix(B) + ">"; }
   template <class T, std::size_t Position, class In>
-  using bind = dense_layer<T, Position, In, N>;
+  using bind = dense_layer<T, Position, In, N, B>;
 };
 
 }  // namespace rhonet

@@ -19,8 +19,8 @@ namespace rhonet {
 namespace check {
 template <bool Ok>
 struct weight_norm_wraps_dense_or_conv2d {
-  static_assert(Ok, "rhonet: weight_norm<L> needs L = dense<N> or conv2d<...>");
-  static constexpr bool value = Ok;
+  static_assert(Ok, "rhonet: weight_norm<L> needs L = dense<N> or conv2d<...>, without bias");
+  static constexpr bool value = true;  // reported above, once (core/checks.hpp)
 };
 }  // namespace check
 
@@ -92,7 +92,7 @@ class weight_norm_layer {
 
 template <class Inner>
 struct weight_norm {
-  static_assert(check::weight_norm_wraps_dense_or_conv2d<requires { Inner::weight_normalizable; }>::value);
+  static_assert(check::weight_norm_wraps_dense_or_conv2d<requires { requires Inner::weight_normalizable; }>::value);
   using spec_tag = layer_spec_tag;
   static constexpr int input_degree = 1;
   static constexpr bool has_weights = true;

@@ -269,6 +269,10 @@ trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
     throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has " +
                                 std::to_string(train.x.shape()[1]) + " features, the network takes " +
                                 std::to_string(net.input_size()));
+  if (!opt_.drop_last && train.size() % opt_.batch == 1 && net.uses_batch_statistics())
+    throw std::invalid_argument("rhonet::trainer: " + std::to_string(train.size()) + " training samples in batches of " +
+                                std::to_string(opt_.batch) + " leave a last batch of one sample, on which batch "
+                                "norm cannot train; choose another batch size or set drop_last");
   if (train.target.shape()[1] != net.output_size())
     throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has targets of " +
                                 std::to_string(train.target.shape()[1]) + " columns, the network has " +

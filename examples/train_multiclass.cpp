@@ -1,0 +1,151 @@
+// A 10-class Fashion-MNIST classifier with a hand-written training loop: the pieces a user
+// combines outside the paper's binary experiment (docs/guide.md walks through them).
+//   train_multiclass [--loss ce|square] [--epochs N] [--batch B] [--lr X] [--augment]
+//                    [--limit-train N] [--val N] [--limit-test N] [--seed S] [--out DIR]
+// Loads the data (Debian's dataset-fashion-mnist, or $RHONET_FASHION_MNIST), standardises it
+// per channel, trains a small conv net with SGD, reports validation accuracy each epoch, then
+// the test accuracy and confusion matrix; saves the model with its preprocessing statistics,
+// loads it into a fresh network, checks that it predicts the same, and classifies one raw
+// test image. Exits 1 on any error.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <rhonet/rhonet.hpp>
+
+using namespace rhonet;
+
+namespace {
+
+const std::vector<std::string> class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+// 1x28x28 -> 16x28x28 -> 16x14x14 -> 32x14x14 -> 32x7x7 -> 64 -> 10. No bias before a
+// batch_norm (its mean subtraction would cancel it); a bias on the output layer. The batch
+// norm before the last relu also keeps the square loss from killing every hidden unit in
+// its first steps, when the outputs are still large.
+using net_t = network<input<1, 28, 28>,
+                      conv2d<16, 3, 1, 1>, batch_norm<>, relu, max_pool2d<2>,
+                      conv2d<32, 3, 1, 1>, batch_norm<>, relu, max_pool2d<2>,
+                      flatten, dropout<0.25>, dense<64>, batch_norm<>, relu, dense<10, bias::on>>;
+
+// The confusion matrix of a network on a dataset, in eval mode, batch by batch.
+confusion_matrix evaluate_on(net_t& net, const dataset<float>& data) {
+  confusion_matrix cm(10);
+  batcher<float> b(data, {.batch_size = 500, .shuffle = false});
+  matrix<float> x, y;
+  while (std::size_t n = b.next(x, y))  // rows b.indices()[0] .. +n, in order
+    cm.add(predict(net, x), std::span<const int>(data.label).subspan(b.indices()[0], n));
+  return cm;
+}
+
+// One epoch of SGD; returns the mean loss. Any loss with loss_and_grad works here.
+template <class Loss>
+double train_epoch(net_t& net, sgd<float>& opt, batcher<float>& batches, const Loss& loss) {
+  matrix<float> x, y, grad;
+  double total = 0;
+  std::size_t samples = 0;
+  while (std::size_t n = batches.next(x, y)) {
+    const matrix<float>& out = net.forward(x, mode::train);  // batch statistics, dropout on
+    total += double(loss_and_grad(loss, out, y, grad)) * double(n);  // reduction::mean
+    net.backward(grad);
+    opt.step();
+    samples += n;
+  }
+  return total / double(samples);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a small conv net on the 10 Fashion-MNIST classes"};
+  std::string loss_name = "ce", out = "out/train_multiclass";
+  std::size_t epochs = 3, batch = 64, limit_train = 0, val_size = 5000, limit_test = 0;
+  std::uint64_t seed = 1;
+  double lr = 0.05;
+  bool augment = false;
+  app.add_option("--loss", loss_name, "ce (softmax cross-entropy) or square (one-hot targets)")
+      ->check(CLI::IsMember({"ce", "square"}))
+      ->capture_default_str();
+  app.add_option("--epochs", epochs)->capture_default_str();
+  app.add_option("--batch", batch)->check(CLI::Range(2, 100000))->capture_default_str();
+  app.add_option("--lr", lr, "initial learning rate (cosine schedule to 0)")->capture_default_str();
+  app.add_flag("--augment", augment, "random crops (padding 2) and horizontal flips");
+  app.add_option("--limit-train", limit_train, "use only the first N training images (0: all)");
+  app.add_option("--val", val_size, "images held out of the training set for validation")->capture_default_str();
+  app.add_option("--limit-test", limit_test, "use only the first N test images (0: all)");
+  app.add_option("--seed", seed)->capture_default_str();
+  app.add_option("--out", out, "the model is saved to OUT/model")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    // Data: a validation set cut from the training set, per-channel statistics of what is
+    // left, applied to all three (and saved with the model for inference).
+    dataset<float> full = load_fashion_mnist<float>(split::train);
+    dataset<float> test = load_fashion_mnist<float>(split::test);
+    if (limit_train > 0) full = head(full, limit_train);
+    if (limit_test > 0) test = head(test, limit_test);
+    if (val_size >= full.size())
+      throw std::invalid_argument("--val " + std::to_string(val_size) + " leaves no training images of " +
+                                  std::to_string(full.size()));
+    auto [train, val] = random_split(full, full.size() - val_size, seed);
+    matrix<float> raw_image = matrix<float>::from_shape({1, test.features()});  // for the end
+    std::copy_n(test.x.data(), test.features(), raw_image.data());
+    const channel_stats<float> stats = standardise_per_channel(train, test);
+    standardise(val, stats);
+    std::printf("%zu training, %zu validation, %zu test images; loss %s\n", train.size(), val.size(),
+                test.size(), loss_name.c_str());
+
+    auto net = std::make_unique<net_t>();
+    init_kaiming_normal(net->parameters(), seed);
+    seed_dropout(*net, seed);
+    sgd<float> opt(net->parameters(), {.lr = lr, .momentum = 0.9, .weight_decay = 5e-4});
+    const lr_schedule schedule = lr_schedule::cosine(lr, 0.0, epochs);
+    // drop_last: a last batch of one image could not be batch-normalised in train mode.
+    batcher<float> batches(train, {.batch_size = batch,
+                                   .seed = seed,
+                                   .drop_last = true,
+                                   .augment = {.crop_padding = augment ? 2u : 0u, .horizontal_flip = augment}});
+
+    for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+      opt.set_lr(schedule.lr_at(epoch));
+      const double l = loss_name == "ce" ? train_epoch(*net, opt, batches, cross_entropy{reduction::mean})
+                                         : train_epoch(*net, opt, batches, square_loss{reduction::mean});
+      std::printf("epoch %zu  lr %.4f  train loss %.4f  validation accuracy %.4f\n", epoch + 1, opt.lr(), l,
+                  evaluate_on(*net, val).accuracy());
+    }
+
+    const confusion_matrix cm = evaluate_on(*net, test);
+    std::printf("test accuracy %.4f\nconfusion matrix (rows: true class, columns: predicted)\n%s", cm.accuracy(),
+                cm.str(class_names).c_str());
+
+    // Save the weights, the BN running statistics, the optimizer and the preprocessing; load
+    // them into a fresh network and check that it predicts exactly the same.
+    const std::string model = out + "/model";
+    save_checkpoint(model, *net, &opt, {{"channel_stats", stats}, {"loss", loss_name}, {"epochs", epochs}});
+    auto loaded = std::make_unique<net_t>();
+    const nlohmann::json extra = load_checkpoint(model, *loaded);
+    const auto loaded_stats = extra.at("channel_stats").get<channel_stats<float>>();
+    const confusion_matrix again = evaluate_on(*loaded, test);
+    std::printf("saved to %s and loaded back: test accuracy %.4f\n", model.c_str(), again.accuracy());
+    if (again.correct() != cm.correct()) throw std::runtime_error("the loaded model predicts differently");
+
+    // One raw image, as an application would get it: the saved statistics, then predict.
+    matrix<float> image = raw_image;
+    standardise(image, loaded_stats);
+    const matrix<float>& scores = predict(*loaded, image);
+    const std::size_t cls = argmax(scores)[0];
+    std::printf("test image 0 (true class %s): predicted %s", class_names[std::size_t(test.label[0])].c_str(),
+                class_names[cls].c_str());
+    if (loss_name == "ce") std::printf(", probability %.3f", double(softmax(scores)(0, cls)));
+    std::printf("\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train_multiclass: %s\n", e.what());
+    return 1;
+  }
+}
