@@ -3,7 +3,7 @@
 
 Re-runs the compile command of every TU under examples/ and bench/ found in
 BUILD/compile_commands.json, one at a time, under /usr/bin/time (wall seconds, peak RSS), and
-writes a markdown table with the verdict against the budget (<= 20 s, <= 1.5 GB per TU). The
+writes a markdown table with the verdict against the budget (<= 12 s, <= 1 GB per TU). The
 slowest TU is then compiled once more with clang++ -ftime-trace (when clang++ exists; its
 trace JSON is summarised) or else g++ -ftime-report, and the top phases are appended.
 
@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-BUDGET_SECONDS = 20.0
-BUDGET_MB = 1.5 * 1024  # 1.5 GB
+BUDGET_SECONDS = 12.0
+BUDGET_MB = 1024.0  # 1 GB
 TOP = 10
 
 
@@ -189,7 +189,7 @@ def main():
                 compiler) else "")
         md = ["# Compile budget", "",
               f"Each TU compiled alone with its build command ({compiler}, Release flags) under "
-              f"`/usr/bin/time`. Budget: <= {BUDGET_SECONDS:.0f} s wall and <= 1.5 GB peak "
+              f"`/usr/bin/time`. Budget: <= {BUDGET_SECONDS:.0f} s wall and <= 1 GB peak "
               f"RSS. CPU s = user + sys, which a loaded machine inflates less than wall time.",
               "", f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')}; load average after the runs: "
               f"{load}; {os.cpu_count()} CPUs."]

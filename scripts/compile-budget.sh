@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compile-time budget: configures BUILD (default build-budget, Release, compile_commands.json),
 # then times every translation unit of examples/ and bench/ alone (wall s, peak memory; budget
-# <= 20 s and <= 1.5 GB) and profiles the slowest. Writes out/compile-budget.md.
+# <= 12 s and <= 1 GB) and profiles the slowest. Writes out/compile-budget.md.
 #   scripts/compile-budget.sh [BUILD [helper options]]   e.g. nice scripts/compile-budget.sh
 #   (helper options of bench/compile_budget.py, e.g. --profiler gcc for g++ -ftime-report)
 # Measures one TU at a time so the numbers are per TU, not shares of a parallel build.
@@ -17,7 +17,7 @@ note=()
 # Google Benchmark may be missing); the examples alone otherwise.
 configure() { cmake -S . -B "$build" "${common[@]}" "$@" >"$build.configure.log" 2>&1; }
 if [ -f bench/CMakeLists.txt ] && configure -DRHONET_BUILD_BENCH=ON; then
-  dirs=examples,bench
+  dirs=src,examples,bench
 else
   if [ -f bench/CMakeLists.txt ]; then
     tail -n 20 "$build.configure.log" >&2
@@ -27,7 +27,7 @@ else
     note+=(--note "bench/CMakeLists.txt does not exist yet; examples only.")
   fi
   configure -DRHONET_BUILD_BENCH=OFF || { cat "$build.configure.log" >&2; exit 1; }
-  dirs=examples
+  dirs=src,examples
 fi
 rm -f "$build.configure.log"
 
