@@ -33,14 +33,10 @@ namespace detail {
 template <class T>
 using loss_acc_t = std::common_type_t<T, double>;
 
+// Same shapes, not empty (the metrics' check, metrics.hpp).
 template <class T>
 void check_loss_shapes(const char* who, const matrix<T>& out, const matrix<T>& target) {
-  if (out.shape()[0] != target.shape()[0] || out.shape()[1] != target.shape()[1])
-    throw std::invalid_argument(std::string(who) + ": out shape " + shape_string(out) +
-                                " != target shape " + shape_string(target));
-  if (out.shape()[0] == 0 || out.shape()[1] == 0)
-    throw std::invalid_argument(std::string(who) + ": empty output, out shape " +
-                                shape_string(out) + ", target shape " + shape_string(target));
+  check_metric_shapes(who, out, target);
 }
 
 template <class T>
