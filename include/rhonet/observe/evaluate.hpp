@@ -64,7 +64,7 @@ void target_classes(const matrix<T>& target, std::vector<int>& cls) {
   cls.resize(N);
   for (std::size_t n = 0; n < N; ++n) {
     const T* row = target.data() + n * C;
-    cls[n] = C == 1 ? (row[0] > T(0) ? 0 : 1) : int(std::max_element(row, row + C) - row);
+    cls[n] = C == 1 ? (row[0] > T(0) ? 0 : 1) : int(argmax_row(row, C));
   }
 }
 

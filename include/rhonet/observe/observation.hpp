@@ -288,10 +288,7 @@ observation observe(model<T>& net, const dataset<T>& train, const dataset<T>& te
   } else {
     m = observe_multiclass_margins(tr.output.data(), tr.size(), C, tr.cls, tr.rho, lambda, buf.margins);
     std::vector<int> decision(tr.size());
-    for (std::size_t n = 0; n < tr.size(); ++n) {
-      const T* row = tr.output.data() + n * C;
-      decision[n] = int(std::max_element(row, row + C) - row);
-    }
+    for (std::size_t n = 0; n < tr.size(); ++n) decision[n] = int(detail::argmax_row(tr.output.data() + n * C, C));
     nc = neural_collapse(tr.features, tr.cls, C, decision, rows);
     o.residual = stationarity_residual_multiclass(tr.features, tr.output, train.target, rows);
   }

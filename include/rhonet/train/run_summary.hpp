@@ -29,8 +29,6 @@ class run_summary final : public run_observer<T> {
     nlohmann::json s = meta_.is_object() ? meta_ : nlohmann::json::object();
     s["meta"] = meta_;
     nlohmann::json config = to_json(t.options());
-    config["divergence_loss"] = nullptr;
-    config.erase("divergence_loss");
     config["lambda"] = t.lambda();
     config["data"] = {{"train", t.train_set().source}, {"train_samples", t.train_set().size()},
                       {"classes", t.net().output_size() == 1 ? 2 : t.net().output_size()}};

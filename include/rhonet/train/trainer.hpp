@@ -236,6 +236,7 @@ class trainer {
   void set_last_checkpoint(std::filesystem::path p) { last_checkpoint_ = std::move(p); }
   const std::vector<observation>& history() const { return history_; }
   // A fingerprint of the training set (its size, shapes and values): part of a run's identity.
+  // Computed once (the set is the caller's and must not change during the trainer's life).
   std::uint64_t train_fingerprint() const;
 
   // Runs the observe phase now (the trainer calls it on its schedule). Without broadcast the
@@ -258,6 +259,7 @@ class trainer {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::filesystem::path last_checkpoint_{};
   matrix<T> xb_, yb_, grad_;
+  mutable std::optional<std::uint64_t> fingerprint_;
 };
 
 template <class T>
@@ -281,6 +283,7 @@ trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
 
 template <class T>
 std::uint64_t trainer<T>::train_fingerprint() const {
+  if (fingerprint_) return *fingerprint_;
   // FNV-1a over the bytes of x and target (deterministic, order-sensitive).
   std::uint64_t h = 1469598103934665603ull;
   auto mix = [&](const void* p, std::size_t n) {
@@ -291,6 +294,7 @@ std::uint64_t trainer<T>::train_fingerprint() const {
   mix(dims, sizeof dims);
   mix(train_->x.data(), train_->x.size() * sizeof(T));
   mix(train_->target.data(), train_->target.size() * sizeof(T));
+  fingerprint_ = h;
   return h;
 }
 
