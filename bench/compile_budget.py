@@ -38,12 +38,18 @@ def compile_entries(build, source_root, dirs):
         path = os.path.normpath(os.path.join(e["directory"], e["file"]))
         if any(path.startswith(p) for p in prefixes):
             keep.append(dict(e, file=path))
-    return sorted(keep, key=lambda e: e["file"])
+    # Precompiled headers first: the TUs that include one need it built.
+    return sorted(keep, key=lambda e: (not is_pch(e), e["file"]))
+
+
+def is_pch(entry):
+    return entry["file"].endswith("cmake_pch.hxx.cxx")
 
 
 def arguments(entry, obj):
     """The entry's compiler argv with the object written to `obj` and no dependency files:
-    the measurement must not touch the build tree (a parallel build may be using it)."""
+    the measurement must not touch the build tree (a parallel build may be using it), except
+    that a precompiled header is written where the TUs that use it look for it."""
     argv = entry.get("arguments") or shlex.split(entry["command"])
     out, skip = [], False
     for i, a in enumerate(argv):
@@ -53,7 +59,7 @@ def arguments(entry, obj):
         if a in ("-o", "-MT", "-MF", "-MQ"):
             skip = True
             if a == "-o":
-                out += ["-o", obj]
+                out += ["-o", argv[i + 1] if is_pch(entry) else obj]
             continue
         if a in ("-MD", "-MMD"):
             continue

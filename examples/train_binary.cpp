@@ -9,20 +9,20 @@
 // message naming the epoch, step and layer if training diverges (NaN, Inf or an exploding
 // loss); the last checkpoint then holds the last good state. Exit 2: a bad command line;
 // 128 + signal: interrupted by SIGINT or SIGTERM.
-#include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <memory>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+#include <rhonet/core/ensure_blas_kernels.hpp>
+#include <rhonet/io/durable_file.hpp>
 #include <rhonet/io/folder_lock.hpp>
-#include <rhonet/rhonet.hpp>
-#include <rhonet/train.hpp>
 
 #include "common/interrupt.hpp"
 #include "common/run_folder.hpp"
 #include "common/spawn.hpp"
 #include "train_binary_cli.hpp"
+#include "train_binary_run.hpp"
 
 using namespace rhonet;
 namespace fs = std::filesystem;
@@ -88,18 +88,7 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
                    sig, ckpt.c_str());
   });
 
-  // Two classes, labels +-1, per-channel standardisation, unit norm, bias component.
-  auto sets = load_fashion_mnist_splits<float>();
-  std::optional<std::size_t> lt, ls;
-  if (o.limit_train) lt = o.limit_train;
-  if (o.limit_test) ls = o.limit_test;
-  auto train_set = make_binary_task(sets.train, int(o.class_a), int(o.class_b), 1, lt);
-  auto test_set = make_binary_task(sets.test, int(o.class_a), int(o.class_b), 1, ls);
-  standardise_per_channel(train_set, test_set);
-  for (auto* d : {&train_set, &test_set}) {
-    scale_to_unit_norm(*d);
-    append_bias(*d);
-  }
+  const auto data = train_binary::load_data(o);
 
   std::string cmd;
   for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + spawn::shown({argv[i]});
@@ -118,47 +107,23 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
                 {"status", "running"},
                 {"options",
                  {{"epochs", o.epochs}, {"class_a", o.class_a}, {"class_b", o.class_b}, {"lr", o.lr},
-                  {"wd", o.wd}, {"init", o.init}, {"train_samples", train_set.size()},
-                  {"test_samples", test_set.size()}, {"checkpoint_dir", o.checkpoint_dir},
+                  {"wd", o.wd}, {"init", o.init}, {"train_samples", train_binary::train_samples(*data)},
+                  {"test_samples", train_binary::test_samples(*data)}, {"checkpoint_dir", o.checkpoint_dir},
                   {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints}}}};
     if (claim.had_run && o.resume) manifest["resumed"] = now_utc();
     write_manifest();
   }
 
-  if (o.resume) {
-    recover_checkpoints(ckpt);
-    if (const auto latest = latest_checkpoint(ckpt))
-      std::printf("resuming from %s\n", latest->c_str());
-    else
-      std::printf("no checkpoint in %s yet: starting from the beginning\n", ckpt.c_str());
-  }
-
-  using net_t = arch::fc4_bn<785>;
-  auto net = std::make_unique<net_t>();
-  init_frobenius(net->parameters(), o.init, /*seed=*/1);
-
-  train_options opt;
-  opt.epochs = o.epochs;
-  opt.sgd = {.lr = o.lr, .momentum = 0.9, .weight_decay = o.wd};
-  opt.out_dir = out;
-  opt.checkpoint_dir = ckpt;
-  opt.checkpoint_every = o.checkpoint_every;
-  opt.keep_checkpoints = o.keep_checkpoints;
-  opt.resume = o.resume;
-  if (o.threads > 0) set_threads(int(o.threads));
-  const auto blas = blas_kernels_status();  // the kernel set the run's numbers come from
-  opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
-                      {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
   auto finish = [&](const char* status, const std::string& error) {
     std::lock_guard<std::mutex> hold(manifest_mutex);
     manifest["status"] = status;
     if (!error.empty()) manifest["error"] = error;
     write_manifest();
   };
-  train_result result;
+  train_binary::outcome f;
   try {
-    result = train(*net, train_set, test_set, opt);
-  } catch (const training_diverged& e) {
+    f = train_binary::run_training(o, *data);
+  } catch (const train_binary::diverged& e) {
     finish("diverged", e.what());
     throw;
   } catch (const std::exception& e) {
@@ -166,10 +131,9 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
     throw;
   }
   finish("finished", "");
-  const auto& f = result.history.back();
   std::printf("%llu epochs in %.1f s (%.2f s/epoch incl. observations): train error %.4f, "
               "test error %.4f, rho %.4f, rho_eq %.4f\nCSV: %s/observations.csv\n",
-              static_cast<unsigned long long>(o.epochs), result.seconds, result.seconds / double(o.epochs),
+              static_cast<unsigned long long>(o.epochs), f.seconds, f.seconds / double(o.epochs),
               f.train_error, f.test_error, f.rho, f.rho_eq, out.c_str());
   return 0;
 }
@@ -178,12 +142,11 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
-  train_binary_cli::parser cli;
   train_binary_cli::options o;
   try {
-    o = cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli::usage_exit(cli.app(), e, "train_binary");
+    o = train_binary_cli::parse(argc, argv);
+  } catch (const cli::usage_error& e) {
+    return cli::usage_exit(e, "train_binary");
   }
   try {
     return run(o, argc, argv);

@@ -6,9 +6,7 @@
 // per channel, trains a small conv net with SGD, reports validation accuracy each epoch, then
 // the test accuracy and confusion matrix; saves the model with its preprocessing statistics,
 // loads it into a fresh network, checks that it predicts the same, and classifies one raw
-// test image. Exits 1 on any error.
-#include <CLI/CLI.hpp>
-
+// test image. Exits 1 on any error, 2 on a bad command line.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -17,6 +15,8 @@
 #include <vector>
 
 #include <rhonet/rhonet.hpp>
+
+#include "train_multiclass_cli.hpp"
 
 using namespace rhonet;
 
@@ -63,25 +63,13 @@ double train_epoch(net_t& net, sgd<float>& opt, batcher<float>& batches, const L
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a small conv net on the 10 Fashion-MNIST classes"};
-  std::string loss_name = "ce", out = "out/train_multiclass";
-  std::size_t epochs = 3, batch = 64, limit_train = 0, val_size = 5000, limit_test = 0;
-  std::uint64_t seed = 1;
-  double lr = 0.05;
-  bool augment = false;
-  app.add_option("--loss", loss_name, "ce (softmax cross-entropy) or square (one-hot targets)")
-      ->check(CLI::IsMember({"ce", "square"}))
-      ->capture_default_str();
-  app.add_option("--epochs", epochs)->capture_default_str();
-  app.add_option("--batch", batch)->check(CLI::Range(2, 100000))->capture_default_str();
-  app.add_option("--lr", lr, "initial learning rate (cosine schedule to 0)")->capture_default_str();
-  app.add_flag("--augment", augment, "random crops (padding 2) and horizontal flips");
-  app.add_option("--limit-train", limit_train, "use only the first N training images (0: all)");
-  app.add_option("--val", val_size, "images held out of the training set for validation")->capture_default_str();
-  app.add_option("--limit-test", limit_test, "use only the first N test images (0: all)");
-  app.add_option("--seed", seed)->capture_default_str();
-  app.add_option("--out", out, "the model is saved to OUT/model")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  train_multiclass_cli::options o;
+  try {
+    o = train_multiclass_cli::parse(argc, argv);
+  } catch (const cli::usage_error& e) {
+    return cli::usage_exit(e, "train_multiclass");
+  }
+  const auto& [loss_name, out, epochs, batch, limit_train, val_size, limit_test, seed, lr, augment] = o;
 
   try {
     // Data: a validation set cut from the training set, per-channel statistics of what is

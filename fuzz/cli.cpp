@@ -1,6 +1,6 @@
 // libFuzzer harness: the command lines of `paper` and `train_binary` (the input is split at
 // NUL bytes into arguments; its first byte chooses the program). Parsing must end in options
-// that satisfy every documented rule, or in a CLI::ParseError; any other exception, a crash
+// that satisfy every documented rule, or in a cli::usage_error; any other exception, a crash
 // or a broken rule is a finding.
 #include <cmath>
 #include <cstddef>
@@ -63,13 +63,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& a : args) argv.push_back(a.c_str());
   try {
     if (paper) {
-      paper_cli::parser p;
-      check_paper(p.parse(int(argv.size()), argv.data()));
+      check_paper(paper_cli::parse(int(argv.size()), argv.data()));
     } else {
-      train_binary_cli::parser p;
-      check_train_binary(p.parse(int(argv.size()), argv.data()));
+      check_train_binary(train_binary_cli::parse(int(argv.size()), argv.data()));
     }
-  } catch (const CLI::ParseError&) {
+  } catch (const cli::usage_error&) {
   }
   return 0;
 }

@@ -24,11 +24,13 @@ cxxflags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-re
           -fno-omit-frame-pointer -Iinclude -Iexamples)
 for h in "${harnesses[@]}"; do
   [ -f "fuzz/$h.cpp" ] || { echo "no harness fuzz/$h.cpp" >&2; exit 2; }
-  if [ ! "$work/bin/$h" -nt "fuzz/$h.cpp" ] || [ -n "$(find include examples -newer "$work/bin/$h" -name '*.hpp' | head -1)" ]; then
+  if [ ! "$work/bin/$h" -nt "fuzz/$h.cpp" ] || [ -n "$(find include examples -newer "$work/bin/$h" \( -name '*.hpp' -o -name '*_cli.cpp' \) | head -1)" ]; then
     echo "building $h"
     libs=(-lz)
     [ "$h" = checkpoint ] && libs+=(-lopenblas)
-    nice -n 10 clang++ "${cxxflags[@]}" "fuzz/$h.cpp" -o "$work/bin/$h" "${libs[@]}"
+    sources=("fuzz/$h.cpp")  # the cli harness drives the programs' command-line units
+    [ "$h" = cli ] && sources+=(examples/paper/paper_cli.cpp examples/train_binary_cli.cpp)
+    nice -n 10 clang++ "${cxxflags[@]}" "${sources[@]}" -o "$work/bin/$h" "${libs[@]}"
   fi
 done
 

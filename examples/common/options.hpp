@@ -3,10 +3,13 @@
 // range it may have, every list for empty and repeated items; a bad value is a
 // CLI::ValidationError whose message names the flag, the value and what is allowed:
 //     --epochs: expected a whole number from 1 to 1000000, got '-1'
-// main() turns any CLI::ParseError into that message and exit code 2 (usage_exit).
+// A program's command-line unit turns any CLI::ParseError into a cli::usage_error
+// (usage_error.hpp): that message and exit code 2.
 #pragma once
 
 #include <CLI/CLI.hpp>
+
+#include "usage_error.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -23,7 +26,6 @@
 
 namespace cli {
 
-inline constexpr int usage_error_exit = 2;
 
 // A decimal whole number: digits only, no sign, no overflow of 64 bits.
 inline std::optional<std::uint64_t> parse_whole(std::string_view s) {
@@ -182,15 +184,10 @@ inline std::vector<double> reals(const std::string& s) {
   return out;
 }
 
-// Prints a parse error as "<program>: <message>" (or the help text) and returns the exit code:
-// 0 for --help, usage_error_exit otherwise.
-inline int usage_exit(const CLI::App& app, const CLI::ParseError& e, const char* program) {
-  if (e.get_exit_code() == 0) {  // --help
-    std::fputs(app.help().c_str(), stdout);
-    return 0;
-  }
-  std::fprintf(stderr, "%s: %s\nRun with --help for more information.\n", program, e.what());
-  return usage_error_exit;
+// The usage_error of a parse error: the help text for --help, the message otherwise.
+inline usage_error as_usage_error(const CLI::App& app, const CLI::ParseError& e) {
+  if (e.get_exit_code() == 0) return usage_error(0, app.help());
+  return usage_error(usage_error_exit, e.what());
 }
 
 }  // namespace cli

@@ -1,6 +1,6 @@
 // The run of one setting at one init scale (experiment.hpp): the network from nets.hpp behind
 // the model interface, trained by rhonet::train with the paper's observables.
-#include "experiment.hpp"
+#include "data.hpp"
 
 #include <cstdio>
 

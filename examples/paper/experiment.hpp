@@ -1,6 +1,7 @@
 // The paper's experiment, shared by the translation units of `paper`: a setting (which
-// network, BN, WD, lr...), the prepared data, and the run of one setting at one init scale
-// (experiment.cpp).
+// network, BN, WD, lr...), the prepared data (data.cpp), and the run of one setting at one
+// init scale (experiment.cpp). Light on purpose: the sweep's unit (paper.cpp) includes no
+// tensor library.
 #pragma once
 
 #include <cstdio>
@@ -10,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include <rhonet/data/dataset.hpp>
 
 namespace paper {
 
@@ -29,12 +29,27 @@ struct setting {
   std::vector<std::string> init_labels{"0.1", "1", "5"};
 };
 
-struct data {
-  rhonet::dataset<float> flat_train, flat_test;    // unit norm + bias component (FC nets)
-  rhonet::dataset<float> image_train, image_test;  // unit norm, NCHW (conv nets)
-  std::string name;                                // fashion-mnist or cifar10
-  std::size_t channels = 1, side = 28, outputs = 1;
+// The prepared data sets (data.hpp, which only the units that train include).
+struct data;
+
+// Which data to prepare: the command line's choice.
+struct data_request {
+  std::string spec;  // fashion-mnist or cifar10:FOLDER
+  int class_a = 2, class_b = 4;
+  std::size_t outputs = 1;
+  std::size_t limit_train = 0, limit_test = 0;  // 0: all samples
 };
+
+// What the sweep reports and records of the prepared data.
+struct data_info {
+  std::string name;  // fashion-mnist or cifar10
+  std::size_t train = 0, test = 0, channels = 1, side = 28, outputs = 1;
+};
+
+// Loads the two classes, standardises them per channel and scales every sample to unit norm
+// (data.cpp).
+std::shared_ptr<const data> load_data(const data_request& r);
+data_info describe(const data& d);
 
 struct run_options {
   std::filesystem::path out;

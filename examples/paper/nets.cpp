@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "experiment.hpp"
+#include "data.hpp"
 #include "nets.hpp"
 
 namespace paper {

@@ -5,8 +5,6 @@
 // and its manifest.json says at every moment which runs finished (docs/reliability.md).
 // Exit codes: 0 done; 1 a run diverged or an error; 2 a bad command line; 128 + signal when
 // interrupted by SIGINT or SIGTERM.
-#include <CLI/CLI.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,7 +16,10 @@
 #include <sstream>
 #include <thread>
 
-#include <rhonet/rhonet.hpp>
+#include <nlohmann/json.hpp>
+#include <rhonet/core/ensure_blas_kernels.hpp>
+#include <rhonet/core/threads.hpp>
+#include <rhonet/io/durable_file.hpp>
 
 #include "common/interrupt.hpp"
 #include "common/run_folder.hpp"
@@ -31,37 +32,6 @@ namespace fs = std::filesystem;
 using paper::setting;
 
 namespace {
-
-paper::data load_data(const paper_cli::options& o) {
-  using namespace rhonet;
-  paper::data d;
-  train_test<float> sets;
-  if (o.data == "fashion-mnist") {
-    sets = load_fashion_mnist_splits<float>();
-    d.name = "fashion-mnist";
-  } else {  // cifar10:FOLDER (checked by the option layer)
-    const fs::path folder = o.data.substr(8);
-    sets.train = load_cifar10<float>(split::train, folder);
-    sets.test = load_cifar10<float>(split::test, folder);
-    d.name = "cifar10";
-  }
-  std::optional<std::size_t> lt, ls;
-  if (o.limit_train) lt = o.limit_train;
-  if (o.limit_test) ls = o.limit_test;
-  d.image_train = make_binary_task(sets.train, o.class_a, o.class_b, o.outputs, lt);
-  d.image_test = make_binary_task(sets.test, o.class_a, o.class_b, o.outputs, ls);
-  d.channels = d.image_train.channels;
-  d.side = d.image_train.height;
-  d.outputs = o.outputs;
-  standardise_per_channel(d.image_train, d.image_test);
-  scale_to_unit_norm(d.image_train);
-  scale_to_unit_norm(d.image_test);
-  d.flat_train = d.image_train;
-  d.flat_test = d.image_test;
-  append_bias(d.flat_train);
-  append_bias(d.flat_test);
-  return d;
-}
 
 // A folder holds a run of paper if its manifest says so (or, written before the manifest
 // named its program, has paper's command and settings).
@@ -96,7 +66,7 @@ std::string now_utc() {
 }
 
 // What defines the results of a sweep: a resumed sweep must have the same.
-nlohmann::json sweep_config(const paper_cli::options& o, const paper::data& d) {
+nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info& d) {
   nlohmann::json settings = nlohmann::json::array();
   for (const auto& s : o.settings)
     settings.push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd}, {"lr", s.lr},
@@ -104,8 +74,8 @@ nlohmann::json sweep_config(const paper_cli::options& o, const paper::data& d) {
   return {{"data", o.data},
           {"classes", {o.class_a, o.class_b}},
           {"outputs", o.outputs},
-          {"train_samples", d.image_train.size()},
-          {"test_samples", d.image_test.size()},
+          {"train_samples", d.train},
+          {"test_samples", d.test},
           {"seed", o.seed},
           {"fallback_lr_factor", o.fallback},
           {"inits", o.init_labels},
@@ -178,9 +148,14 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   });
 
   std::printf("loading %s, classes %d vs %d ...\n", o.data.c_str(), o.class_a, o.class_b);
-  const paper::data d = load_data(o);
-  std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.image_train.size(), d.image_test.size(),
-              d.channels, d.side, d.side);
+  const auto prepared = paper::load_data({.spec = o.data,
+                                          .class_a = o.class_a,
+                                          .class_b = o.class_b,
+                                          .outputs = o.outputs,
+                                          .limit_train = o.limit_train,
+                                          .limit_test = o.limit_test});
+  const paper::data_info d = paper::describe(*prepared);
+  std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.train, d.test, d.channels, d.side, d.side);
 
   std::vector<setting> settings;
   for (const auto& p : o.settings) {
@@ -216,8 +191,8 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     if (claim.had_run && o.resume) j["resumed"] = now_utc();
     j["status"] = "running";
     j["preset"] = o.preset;
-    j["data"] = {{"name", d.name}, {"classes", {o.class_a, o.class_b}}, {"train", d.image_train.size()},
-                 {"test", d.image_test.size()}, {"outputs", o.outputs},
+    j["data"] = {{"name", d.name}, {"classes", {o.class_a, o.class_b}}, {"train", d.train},
+                 {"test", d.test}, {"outputs", o.outputs},
                  {"preprocessing", "per-channel standardisation, unit L2 norm, bias component for FC"}};
     j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
                     {"blas_threads", o.threads > 0 ? std::to_string(o.threads) : "default"}};
@@ -257,13 +232,13 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
       setting f = s;
       bool ok = false;
       try {
-        ok = paper::run_one(f, i, d, ro);
+        ok = paper::run_one(f, i, *prepared, ro);
         for (int attempt = 0; !ok && o.fallback > 0 && attempt < 2; ++attempt) {
           f.lr *= o.fallback;
           f.fallback_from = s.lr;
           std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
                       "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[i].c_str(), s.lr, f.lr);
-          ok = paper::run_one(f, i, d, ro);
+          ok = paper::run_one(f, i, *prepared, ro);
         }
       } catch (const std::exception& e) {
         manifest.update([&](nlohmann::json& j) {
@@ -314,12 +289,11 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   rhonet::ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
-  paper_cli::parser cli;
   paper_cli::options o;
   try {
-    o = cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli::usage_exit(cli.app(), e, "paper");
+    o = paper_cli::parse(argc, argv);
+  } catch (const cli::usage_error& e) {
+    return cli::usage_exit(e, "paper");
   }
   try {
     return run_sweep(o, argc, argv);

@@ -19,45 +19,56 @@
 // in src/). Every translation unit sees all the declarations; a source file of the library
 // then defines its own group.
 
-// Three groups, each compiled in a source file of its own (src/), so that each stays small.
-#define RHONET_TOP_FLOOR_OBSERVE(KW, T)                                                                           \
+// Groups, each compiled per element type in a translation unit of its own (generated from
+// src/instantiate.cpp.in), so that each stays within the compile budget (docs/performance.md).
+#define RHONET_TOP_FLOOR_OBSERVE(KW, T)                                                          \
   KW class evaluator<T>;                                                                         \
   KW observation observe<T>(model<T>&, const dataset<T>&, const dataset<T>&, double,             \
-                                         observer_buffers<T>&, const training_loss&);                         \
+                            observer_buffers<T>&, const training_loss&);                         \
   KW double stationarity_residual_multiclass<T>(const matrix<T>&, const matrix<T>&,              \
-                                                             const matrix<T>&, std::span<const double>);      \
+                                                const matrix<T>&, std::span<const double>);      \
   KW nc_observation neural_collapse<T>(const matrix<T>&, std::span<const int>, std::size_t,      \
-                                                    std::span<const int>, std::span<const double>);           \
+                                       std::span<const int>, std::span<const double>);           \
   KW nc_observation neural_collapse_binary<T>(const matrix<T>&, std::span<const double>,         \
-                                                           std::span<const double>, std::span<const double>);
+                                              std::span<const double>, std::span<const double>);
 
-#define RHONET_TOP_FLOOR_CHECKPOINT(KW, T)                                                                        \
+#define RHONET_TOP_FLOOR_CHECKPOINT_WRITE(KW, T)                                                 \
   KW class checkpoint_writer<T>;                                                                 \
-  KW class checkpoint_reader<T>;                                                                 \
   KW void detail::ckpt::save<T>(const std::filesystem::path&, const std::string&,                \
-                                             const std::vector<detail::ckpt::part<T>>&, nlohmann::json);      \
-  KW nlohmann::json detail::ckpt::load<T>(const std::filesystem::path&, const std::string&,      \
-                                                       const std::vector<detail::ckpt::part<T>>&);
+                                const std::vector<detail::ckpt::part<T>>&, nlohmann::json);
 
-#define RHONET_TOP_FLOOR_TRAIN(KW, T)                                                                             \
+#define RHONET_TOP_FLOOR_CHECKPOINT_READ(KW, T)                                                  \
+  KW class checkpoint_reader<T>;                                                                 \
+  KW nlohmann::json detail::ckpt::load<T>(const std::filesystem::path&, const std::string&,      \
+                                          const std::vector<detail::ckpt::part<T>>&);
+
+#define RHONET_TOP_FLOOR_TRAIN(KW, T)                                                            \
   KW class trainer<T>;                                                                           \
+  KW train_result detail::train_model<T>(model<T>&, const dataset<T>&, const dataset<T>&,        \
+                                         const train_options&);
+
+#define RHONET_TOP_FLOOR_LIVE_OBSERVERS(KW, T)                                                   \
   KW class fault_guard<T>;                                                                       \
   KW class paper_observables<T>;                                                                 \
+  KW class progress<T>;
+
+#define RHONET_TOP_FLOOR_FILE_OBSERVERS(KW, T)                                                   \
   KW class csv_log<T>;                                                                           \
   KW class run_summary<T>;                                                                       \
-  KW class progress<T>;                                                                          \
-  KW class checkpointer<T>;                                                                      \
-  KW train_result detail::train_model<T>(model<T>&, const dataset<T>&, const dataset<T>&,        \
-                                                      const train_options&);
+  KW class checkpointer<T>;
 
 #define RHONET_EXTERN extern template
+#define RHONET_TOP_FLOOR(GROUP)  \
+  GROUP(RHONET_EXTERN, float)    \
+  GROUP(RHONET_EXTERN, double)
 namespace rhonet {
-RHONET_TOP_FLOOR_OBSERVE(RHONET_EXTERN, float)
-RHONET_TOP_FLOOR_OBSERVE(RHONET_EXTERN, double)
-RHONET_TOP_FLOOR_CHECKPOINT(RHONET_EXTERN, float)
-RHONET_TOP_FLOOR_CHECKPOINT(RHONET_EXTERN, double)
-RHONET_TOP_FLOOR_TRAIN(RHONET_EXTERN, float)
-RHONET_TOP_FLOOR_TRAIN(RHONET_EXTERN, double)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_OBSERVE)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_CHECKPOINT_WRITE)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_CHECKPOINT_READ)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_TRAIN)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_LIVE_OBSERVERS)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_FILE_OBSERVERS)
 }  // namespace rhonet
+#undef RHONET_TOP_FLOOR
 #undef RHONET_EXTERN
 #endif

@@ -1,5 +1,8 @@
 // FC4-BN (785 -> W -> W -> W -> 1, the paper's fully connected net): training epoch,
-// steady-state step, inference pass, and the GEMM-only bound of the same epoch.
+// steady-state step, inference pass, and the GEMM-only bound of the same epoch, registered
+// per width W by the generated units fc_steps_W.cpp (fc_steps.cpp.in), one width per unit.
+#pragma once
+
 #include <string>
 
 #include "epoch.hpp"
@@ -7,14 +10,15 @@
 #include <rhonet/architectures.hpp>
 #include <rhonet/core/blas.hpp>
 
-namespace {
+namespace bench::fc {
 
-constexpr std::size_t D = 785;
+
+inline constexpr std::size_t D = 785;
 
 // Multiply-adds of one sample through the net, forward.
 constexpr double macs(std::size_t W) { return double(D * W + 2 * W * W + W); }
 // Training: forward, weight gradients (same), input gradients of layers 2-4.
-double train_flops(std::size_t W, std::size_t n) {
+inline double train_flops(std::size_t W, std::size_t n) {
   return 2.0 * double(n) * (2 * macs(W) + double(2 * W * W + W));
 }
 
@@ -76,11 +80,4 @@ void add_width() {
   (void)data;
 }
 
-const bool registered = [] {
-  add_width<256>();
-  add_width<512>();
-  add_width<1024>();
-  return true;
-}();
-
-}  // namespace
+}  // namespace bench::fc

@@ -1,6 +1,9 @@
-// Forward and backward of each layer type at the paper's shapes (batch 128), each next to
-// the raw sgemm calls the layer makes (rows named sgemm/...), so GFLOP/s of a layer can be
-// read against the GEMM limit of the same shapes in the same run.
+// The helpers of the layer benchmarks (layers_*.cpp): a layer's forward or backward at batch
+// 128 next to the raw sgemm calls it makes, so that GFLOP/s of a layer can be read against
+// the GEMM limit of the same shapes in the same run.
+#pragma once
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -8,14 +11,12 @@
 
 #include <rhonet/core/blas.hpp>
 #include <rhonet/core/shape.hpp>
-#include <rhonet/layers/batch_norm.hpp>
 #include <rhonet/layers/conv2d.hpp>
 #include <rhonet/layers/dense.hpp>
-#include <rhonet/layers/relu.hpp>
-#include <rhonet/layers/weight_norm.hpp>
 #include <rhonet/optim.hpp>
 
-namespace {
+namespace bench::layers {
+
 
 using rhonet::matrix;
 using rhonet::shape;
@@ -26,13 +27,13 @@ struct gemm_shape {
   double flops() const { return 2.0 * double(m) * double(n) * double(k); }
 };
 
-double total_flops(const std::vector<gemm_shape>& gs) {
+inline double total_flops(const std::vector<gemm_shape>& gs) {
   double f = 0;
   for (const auto& g : gs) f += g.flops();
   return f;
 }
 
-void set_counters(benchmark::State& st, double flops, std::uint64_t allocs) {
+inline void set_counters(benchmark::State& st, double flops, std::uint64_t allocs) {
   st.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   st.counters["samples/s"] = benchmark::Counter(double(bench::batch), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["allocs/iter"] = double(allocs) / double(st.iterations());
@@ -69,7 +70,7 @@ void layer_pass(benchmark::State& st, bool backward, double flops) {
   set_counters(st, flops, bench::allocations() - a0);
 }
 
-void sgemm_pass(benchmark::State& st, const std::vector<gemm_shape>& gs) {
+inline void sgemm_pass(benchmark::State& st, const std::vector<gemm_shape>& gs) {
   bench::set_blas_threads(int(st.range(0)));
   std::vector<matrix<float>> a, b, c;
   for (const auto& g : gs) {
@@ -92,7 +93,7 @@ void sgemm_pass(benchmark::State& st, const std::vector<gemm_shape>& gs) {
 
 // One SGD update (momentum 0.9, weight decay) of an rows x cols weight: memory-bound, so
 // the counter is bytes moved (read w, grad, buffer; write w, buffer).
-void sgd_update(benchmark::State& st, std::size_t rows, std::size_t cols) {
+inline void sgd_update(benchmark::State& st, std::size_t rows, std::size_t cols) {
   rhonet::parameter<float> p("w", rhonet::param_role::weight, {rows, cols}, rows, cols);
   p.value = bench::random_matrix(rows, cols, 1);
   p.grad = bench::random_matrix(rows, cols, 2);
@@ -154,34 +155,4 @@ void add_conv() {
       {{false, true, OutC, patch, B * pix}, {true, false, patch, B * pix, OutC}});
 }
 
-const bool registered = [] {
-  add_dense<785, 256>();
-  add_dense<256, 256>();
-  add_dense<785, 512>();
-  add_dense<512, 512>();
-  add_dense<785, 1024>();
-  add_dense<1024, 1024>();
-  // Conv4 on Fashion-MNIST (1 x 28 x 28) and CIFAR-10 (3 x 32 x 32).
-  add_conv<1, 28, 32, 3, 2, 1>();
-  add_conv<32, 14, 64, 3, 2, 1>();
-  add_conv<64, 7, 128, 3, 2, 1>();
-  add_conv<128, 4, 1, 4, 1, 0>();
-  add_conv<3, 32, 32, 3, 2, 1>();
-  add_conv<32, 16, 64, 3, 2, 1>();
-  add_conv<64, 8, 128, 3, 2, 1>();
-  add_elementwise_layer<rhonet::batch_norm<>, shape<512>>("batch_norm/512");
-  add_elementwise_layer<rhonet::batch_norm<>, shape<32, 14, 14>>("batch_norm/32x14x14");
-  add_elementwise_layer<rhonet::relu, shape<512>>("relu/512");
-  add_elementwise_layer<rhonet::relu, shape<32, 14, 14>>("relu/32x14x14");
-  constexpr std::size_t B = bench::batch;
-  add_gemm_layer<rhonet::weight_norm<rhonet::dense<512>>, shape<512>>(
-      "weight_norm_dense/in:512/out:512", {{false, true, B, 512, 512}},
-      {{true, false, 512, 512, B}, {false, false, B, 512, 512}});
-  for (std::size_t w : {256, 512, 1024})
-    bench::with_stats(benchmark::RegisterBenchmark(("sgd_step/" + std::to_string(w) + "x" + std::to_string(w)).c_str(),
-                                                   [w](benchmark::State& st) { sgd_update(st, w, w); }))
-        ->UseRealTime()->Unit(benchmark::kMicrosecond);
-  return true;
-}();
-
-}  // namespace
+}  // namespace bench::layers

@@ -1,0 +1,1 @@
+// The unit that builds the examples' shared precompiled header (examples/CMakeLists.txt).

@@ -1,0 +1,188 @@
+// The command line of `paper` on CLI11 (paper_cli.hpp): the only translation unit of the
+// program that includes CLI11, which is slow to compile.
+#include "paper_cli.hpp"
+
+#include "common/options.hpp"
+
+namespace paper_cli {
+
+namespace {
+
+// Checks: one of `allowed`.
+CLI::Validator one_of(std::vector<std::string> allowed) {
+  std::string names;
+  for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+  return CLI::Validator(
+      [allowed, names](std::string& s) -> std::string {
+        if (std::find(allowed.begin(), allowed.end(), s) == allowed.end())
+          return "expected one of " + names + ", got " + cli::quote(s);
+        return {};
+      },
+      "");
+}
+
+// Checks: two different class ids a,b in [0, 9].
+CLI::Validator class_pair() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        const std::string expected = "expected two different class ids from 0 to 9 as a,b, got " + cli::quote(s);
+        const auto comma = s.find(',');
+        if (comma == std::string::npos) return expected;
+        const auto a = cli::parse_whole(std::string_view(s).substr(0, comma));
+        const auto b = cli::parse_whole(std::string_view(s).substr(comma + 1));
+        if (!a || !b || *a > 9 || *b > 9 || *a == *b) return expected;
+        return {};
+      },
+      "");
+}
+
+// Checks: fashion-mnist or cifar10:FOLDER.
+CLI::Validator data_spec() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (s == "fashion-mnist" || (s.rfind("cifar10:", 0) == 0 && s.size() > 8)) return {};
+        return "expected fashion-mnist or cifar10:FOLDER, got " + cli::quote(s);
+      },
+      "");
+}
+
+// The paper's three settings; the quick preset trains fewer epochs.
+planned_setting named_setting(const std::string& name, bool paper_preset) {
+  planned_setting s;
+  s.name = name;
+  if (name == "fc-bn-wd") {
+    s.arch = "fc4", s.bn = true, s.wd = 0.01, s.lr = 0.1, s.epochs = paper_preset ? 1000 : 12;
+  } else if (name == "conv-bn-nowd") {
+    s.arch = "conv4", s.bn = true, s.wd = 0, s.lr = 0.01, s.epochs = paper_preset ? 1000 : 4;
+  } else {  // plain (the validator admits nothing else here)
+    s.arch = "fc4", s.bn = false, s.wd = 0, s.lr = 0.1, s.epochs = paper_preset ? 1000 : 12;
+  }
+  return s;
+}
+
+class parser {
+ public:
+  parser() {
+    app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+    app_.add_option("--experiment", experiment_,
+                    "settings, comma-separated: fc-bn-wd, conv-bn-nowd, plain, or custom (with --arch, --bn "
+                    "and --wd)")
+        ->check(cli::member_list({"fc-bn-wd", "conv-bn-nowd", "plain", "custom"}))
+        ->capture_default_str();
+    app_.add_option("--preset", o_.preset, "epochs: quick (minutes) or paper (the paper's 1000)")
+        ->check(one_of({"quick", "paper"}))
+        ->capture_default_str();
+    app_.add_option("--arch", arch_, "custom setting only: fc4 or conv4")->check(one_of({"fc4", "conv4"}));
+    app_.add_option("--bn", bn_, "custom setting only: on or off")->check(one_of({"on", "off"}));
+    app_.add_option("--init", inits_, "Frobenius norms of every weight matrix at init, comma-separated, > 0")
+        ->check(cli::real_list(cli::positive()))
+        ->capture_default_str();
+    app_.add_option("--lr", lr_, "learning rate, > 0 (default: the setting's, 0.1 FC, 0.01 conv)")
+        ->check(cli::real(cli::positive()));
+    app_.add_option("--fallback-lr-factor", o_.fallback,
+                    "if a run diverges, run it again with lr times this factor in (0, 1), up to twice; "
+                    "off when not given")
+        ->check(cli::real({0, true, 1, true}));
+    app_.add_option("--momentum", momentum_, "SGD momentum in [0, 1) (default 0.9)")
+        ->check(cli::real({0, false, 1, true}));
+    app_.add_option("--wd", wd_, "weight decay >= 0, PyTorch's semantics (default: the setting's)")
+        ->check(cli::real(cli::non_negative()));
+    app_.add_option("--epochs", epochs_, "epochs (default: the preset's)")->check(cli::whole(1, max_epochs));
+    app_.add_option("--batch", batch_, "batch size (default 128)")->check(cli::whole(1, max_batch));
+    app_.add_option("--seed", o_.seed, "seed of init and shuffling")
+        ->check(cli::whole(0, std::numeric_limits<std::uint64_t>::max()))
+        ->capture_default_str();
+    app_.add_option("--data", o_.data, "fashion-mnist, or cifar10:FOLDER (the binary batches)")
+        ->check(data_spec())
+        ->capture_default_str();
+    app_.add_option("--classes", classes_, "the two classes a,b (a -> +1, b -> -1), ids 0 to 9")
+        ->check(class_pair())
+        ->capture_default_str();
+    app_.add_option("--outputs", o_.outputs, "1 (labels +-1) or 2 (one-hot)")
+        ->check(cli::whole(1, 2))
+        ->capture_default_str();
+    app_.add_option("--limit-train", o_.limit_train, "use only the first N training samples (default: all)")
+        ->check(cli::whole(1, max_samples));
+    app_.add_option("--limit-test", o_.limit_test, "use only the first N test samples (default: all)")
+        ->check(cli::whole(1, max_samples));
+    app_.add_option("--threads", o_.threads, "BLAS threads (default: OpenBLAS's own choice)")
+        ->check(cli::whole(1, 1024));
+    app_.add_option("--out", o_.out, "output folder (must be new or empty; see --overwrite, --resume)")
+        ->check(cli::non_empty_path())
+        ->capture_default_str();
+    auto* overwrite = app_.add_flag("--overwrite", o_.overwrite,
+                                    "replace the earlier run of paper in --out (everything in it is deleted)");
+    app_.add_flag("--resume", o_.resume,
+                  "continue the run in --out: runs that finished are kept, the others run (again); the "
+                  "options must be those of that run")
+        ->excludes(overwrite);
+    app_.add_flag("--no-report", o_.no_report, "skip figures and REPORT.md");
+    app_.add_flag("--quiet", o_.quiet, "no per-epoch progress lines");
+  }
+
+  const CLI::App& app() const { return app_; }
+
+  // Throws CLI::ParseError (CLI::CallForHelp for --help).
+  options parse(int argc, const char* const* argv) {
+    app_.parse(argc, argv);
+    options o = o_;
+    const bool custom_given = app_.count("--arch") || app_.count("--bn");
+    std::string err;
+    const auto names = cli::split_items(experiment_, err, "settings");  // validated already
+    const bool has_custom = std::find(names.begin(), names.end(), "custom") != names.end();
+    if (custom_given && !has_custom)
+      throw CLI::ValidationError(app_.count("--arch") ? "--arch" : "--bn",
+                                 "only the custom setting uses it, and --experiment " + cli::quote(experiment_) +
+                                     " has none; add custom to --experiment or leave it out");
+    if (has_custom && (arch_.empty() || bn_.empty() || !app_.count("--wd")))
+      throw CLI::ValidationError("--experiment", "the custom setting needs --arch, --bn and --wd");
+    if (app_.count("--preset") && app_.count("--epochs"))
+      throw CLI::ValidationError("--epochs", "replaces the epochs of --preset " + o.preset +
+                                                 ", which then does nothing; give one of them");
+
+    const bool paper_preset = o.preset == "paper";
+    for (const auto& name : names) {
+      planned_setting s;
+      if (name == "custom") {
+        s.arch = arch_, s.bn = bn_ == "on", s.wd = wd_, s.lr = arch_ == "fc4" ? 0.1 : 0.01;
+        s.epochs = paper_preset ? 1000 : (arch_ == "fc4" ? 12 : 4);
+        s.name = arch_ + "-" + (s.bn ? "bn" : "nobn") + "-" + (wd_ > 0 ? "wd" : "nowd");
+      } else {
+        s = named_setting(name, paper_preset);
+        if (app_.count("--wd")) s.wd = wd_;
+      }
+      if (app_.count("--lr")) s.lr = lr_;
+      if (app_.count("--momentum")) s.momentum = momentum_;
+      if (app_.count("--epochs")) s.epochs = epochs_;
+      if (app_.count("--batch")) s.batch = batch_;
+      o.settings.push_back(s);
+    }
+    o.init_labels = cli::split_items(inits_, err, "numbers");
+    o.inits = cli::reals(inits_);
+    const auto comma = classes_.find(',');
+    o.class_a = int(*cli::parse_whole(std::string_view(classes_).substr(0, comma)));
+    o.class_b = int(*cli::parse_whole(std::string_view(classes_).substr(comma + 1)));
+    return o;
+  }
+
+ private:
+  CLI::App app_{"Reproduce Poggio & Liao's experiments: train the paper's networks with the square loss and "
+                "report rho, margins and neural collapse against the predictions."};
+  options o_;
+  std::string experiment_ = "fc-bn-wd,conv-bn-nowd,plain", arch_, bn_, inits_ = "0.1,1,5", classes_ = "2,4";
+  double lr_ = 0.1, momentum_ = 0.9, wd_ = 0;
+  std::uint64_t epochs_ = 1, batch_ = 128;
+};
+
+}  // namespace
+
+options parse(int argc, const char* const* argv) {
+  parser p;
+  try {
+    return p.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    throw cli::as_usage_error(p.app(), e);
+  }
+}
+
+}  // namespace paper_cli
