@@ -18,16 +18,18 @@ void check(bool ok) {
 }
 
 void check_paper(const paper_cli::options& o) {
-  check(!o.settings.empty() && !o.inits.empty() && o.inits.size() == o.init_labels.size());
+  check(!o.settings.empty());
   for (const auto& s : o.settings) {
     check(s.epochs >= 1 && s.epochs <= paper_cli::max_epochs && s.batch >= 1 && s.batch <= paper_cli::max_batch);
     check(std::isfinite(s.lr) && s.lr > 0 && s.momentum >= 0 && s.momentum < 1 && std::isfinite(s.wd) && s.wd >= 0);
     check(s.arch == "fc4" || s.arch == "conv4");
-  }
-  for (std::size_t i = 0; i < o.inits.size(); ++i) {
-    check(std::isfinite(o.inits[i]) && o.inits[i] > 0);
-    check(o.init_labels[i].find_first_not_of("0123456789.eE-") == std::string::npos);  // a safe folder name
-    for (std::size_t j = 0; j < i; ++j) check(o.inits[j] != o.inits[i]);
+    check(!(s.bn && s.wn));
+    check(!s.inits.empty() && s.inits.size() == s.init_labels.size());
+    for (std::size_t i = 0; i < s.inits.size(); ++i) {
+      check(std::isfinite(s.inits[i]) && s.inits[i] > 0);
+      check(s.init_labels[i].find_first_not_of("0123456789.eE-") == std::string::npos);  // a safe folder name
+      for (std::size_t j = 0; j < i; ++j) check(s.inits[j] != s.inits[i]);
+    }
   }
   check(o.class_a >= 0 && o.class_a <= 9 && o.class_b >= 0 && o.class_b <= 9 && o.class_a != o.class_b);
   check(o.outputs == 1 || o.outputs == 2);

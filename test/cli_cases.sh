@@ -88,12 +88,13 @@ expect 2 "paper: --init: '1' is given twice" paper --init 1,1
 expect 2 "paper: --init: '1' and '1.0' are the same value" paper --init 1,1.0
 expect 2 "paper: --init: expected a comma-separated list of numbers, got an empty item in '1,,2'" paper --init 1,,2
 expect 2 "paper: --experiment: 'plain' is given twice in 'plain,plain'" paper --experiment plain,plain
-expect 2 "paper: --experiment: expected one or more of fc-bn-wd, conv-bn-nowd, plain, custom, got 'resnet'" paper --experiment resnet
+expect 2 "paper: --experiment: expected one or more of fc-bn-wd, fc-bn-nowd, fc-bn-nowd-momentum, fc-wd, fc-wn-wd, plain, conv-bn-nowd, custom, got 'resnet'" paper --experiment resnet
 expect 2 "paper: --experiment: the custom setting needs --arch, --bn and --wd" paper --experiment custom --arch fc4
 expect 2 "paper: --epochs: replaces the epochs of --preset paper" paper --preset paper --epochs 5
 expect 2 "paper: --data: expected fashion-mnist or cifar10:FOLDER, got 'cifar10:'" paper --data cifar10:
 expect 2 "paper: --outputs: expected $W 1 to 2, got '3'" paper --outputs 3
 expect 2 "paper: --threads: expected $W 1 to 1024, got '0'" paper --threads 0
+expect 2 "paper: --jobs: expected $W 1 to 1024, got '0'" paper --jobs 0
 expect 2 "paper: --limit-train: expected $W 1 to 1000000000, got '0'" paper --limit-train 0
 expect 2 "paper: --fallback-lr-factor: expected a number in (0, 1), got '1'" paper --fallback-lr-factor 1
 expect 2 "paper: --epochs: At Most 1 required but received 2" paper --epochs 3 --epochs 4

@@ -10,9 +10,11 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -69,8 +71,9 @@ std::string now_utc() {
 nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info& d) {
   nlohmann::json settings = nlohmann::json::array();
   for (const auto& s : o.settings)
-    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd}, {"lr", s.lr},
-                        {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch}});
+    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
+                        {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch},
+                        {"inits", s.init_labels}});
   return {{"data", o.data},
           {"classes", {o.class_a, o.class_b}},
           {"outputs", o.outputs},
@@ -78,7 +81,6 @@ nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info&
           {"test_samples", d.test},
           {"seed", o.seed},
           {"fallback_lr_factor", o.fallback},
-          {"inits", o.init_labels},
           {"settings", settings}};
 }
 
@@ -98,8 +100,16 @@ std::string config_mismatch(const nlohmann::json& old_manifest, const nlohmann::
   return {};
 }
 
+// "a init 1 and b init 5", for the interruption message.
+std::string in_progress(const std::set<std::string>& running) {
+  if (running.empty()) return "the start of the sweep";
+  std::string text;
+  std::size_t k = 0;
+  for (const auto& r : running) text += (k++ == 0 ? "" : k == running.size() ? " and " : ", ") + r;
+  return text;
+}
+
 int run_sweep(const paper_cli::options& o, int argc, char** argv) {
-  if (o.threads > 0) rhonet::set_threads(int(o.threads));
   const fs::path out_dir = o.out;
   const auto mode = o.overwrite ? run_folder::mode::overwrite
                                 : o.resume ? run_folder::mode::resume : run_folder::mode::fresh;
@@ -109,7 +119,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   live_manifest manifest;
   manifest.file = out_dir / "manifest.json";
   std::atomic<pid_t> report_child{0};
-  std::string current = "the start of the sweep";  // the run in progress (under manifest.mutex)
+  std::set<std::string> running;  // the runs in progress (under manifest.mutex)
   interrupt::watcher watcher([&](int signo) {
     // Never unlocked: the process ends after this, and nothing may write the manifest after it.
     manifest.mutex.lock();
@@ -139,7 +149,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
       std::fprintf(stderr,
                    "\npaper: interrupted by %s during %s; the runs that finished are kept in %s (manifest.json "
                    "lists them). To continue, run the same command with --resume.\n",
-                   sig, current.c_str(), out_dir.c_str());
+                   sig, in_progress(running).c_str(), out_dir.c_str());
     else
       std::fprintf(stderr,
                    "\npaper: interrupted by %s during the report step; the runs are complete. To make the "
@@ -160,8 +170,9 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   std::vector<setting> settings;
   for (const auto& p : o.settings) {
     setting s;
-    s.name = p.name, s.arch = p.arch, s.bn = p.bn, s.wd = p.wd, s.lr = p.lr, s.momentum = p.momentum;
-    s.epochs = p.epochs, s.batch = p.batch, s.inits = o.inits, s.init_labels = o.init_labels;
+    s.name = p.name, s.arch = p.arch, s.bn = p.bn, s.wn = p.wn, s.wd = p.wd, s.lr = p.lr;
+    s.momentum = p.momentum, s.epochs = p.epochs, s.batch = p.batch, s.inits = p.inits;
+    s.init_labels = p.init_labels;
     settings.push_back(s);
   }
   const nlohmann::json config = sweep_config(o, d);
@@ -194,13 +205,12 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     j["data"] = {{"name", d.name}, {"classes", {o.class_a, o.class_b}}, {"train", d.train},
                  {"test", d.test}, {"outputs", o.outputs},
                  {"preprocessing", "per-channel standardisation, unit L2 norm, bias component for FC"}};
-    j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()},
-                    {"blas_threads", o.threads > 0 ? std::to_string(o.threads) : "default"}};
+    j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()}};
     j["settings"] = nlohmann::json::array();
     for (const auto& s : settings)
-      j["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wd", s.wd}, {"lr", s.lr},
-                               {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch},
-                               {"inits", s.init_labels}});
+      j["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
+                               {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
+                               {"batch", s.batch}, {"inits", s.init_labels}});
     j["config"] = config;
     j["runs"] = nlohmann::json::array();
     for (const auto& s : settings)
@@ -213,46 +223,87 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
       }
   });
 
-  const paper::run_options ro{out_dir, o.seed, !o.quiet};
-  const auto t0 = std::chrono::steady_clock::now();
+  // The runs to train, in sweep order; `index` is the run's place in the manifest.
+  struct planned_run {
+    std::size_t setting, init, index;
+    std::string folder, name;
+  };
+  std::vector<planned_run> todo;
   std::size_t run_index = 0;
-  for (auto& s : settings)
-    for (std::size_t i = 0; i < s.inits.size(); ++i, ++run_index) {
+  for (std::size_t k = 0; k < settings.size(); ++k)
+    for (std::size_t i = 0; i < settings[k].inits.size(); ++i, ++run_index) {
+      const auto& s = settings[k];
       const std::string folder = s.name + "/" + paper::init_dir(s.init_labels[i]);
-      if (kept.count(folder)) {
+      if (kept.count(folder))
         std::printf("[%s, init %s] kept from the earlier run (%s)\n", s.name.c_str(), s.init_labels[i].c_str(),
                     kept[folder].value("status", "").c_str());
-        continue;
-      }
+      else
+        todo.push_back({k, i, run_index, folder, s.name + " init " + s.init_labels[i]});
+    }
+
+  // Runs in parallel, one per core by default, each with one BLAS thread: at the paper's
+  // sizes that trains more runs per second than one run on every core (docs/reproducing.md).
+  const std::size_t jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t workers = std::max<std::size_t>(1, std::min(jobs, todo.size()));
+  if (o.threads > 0)
+    rhonet::set_threads(int(o.threads));
+  else if (workers > 1)
+    rhonet::set_threads(1);
+  manifest.update([&](nlohmann::json& j) {
+    j["machine"]["jobs"] = workers;
+    j["machine"]["blas_threads"] = rhonet::threads();
+  });
+  if (workers > 1) std::printf("%zu runs, %zu at a time\n", todo.size(), workers);
+  // Per-epoch progress lines only when one run goes at a time (they do not name their run).
+  const paper::run_options ro{out_dir, o.seed, !o.quiet && workers == 1};
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  auto train_runs = [&] {
+    for (std::size_t k; !failed && (k = next++) < todo.size();) {
+      const planned_run& t = todo[k];
+      const setting& s = settings[t.setting];
       manifest.update([&](nlohmann::json& j) {
-        fs::remove_all(out_dir / folder);  // what an interrupted attempt left
-        j["runs"][run_index]["status"] = "running";
-        current = s.name + " init " + s.init_labels[i];
+        fs::remove_all(out_dir / t.folder);  // what an interrupted attempt left
+        j["runs"][t.index]["status"] = "running";
+        running.insert(t.name);
       });
       setting f = s;
       bool ok = false;
       try {
-        ok = paper::run_one(f, i, *prepared, ro);
+        ok = paper::run_one(f, t.init, *prepared, ro);
         for (int attempt = 0; !ok && o.fallback > 0 && attempt < 2; ++attempt) {
           f.lr *= o.fallback;
           f.fallback_from = s.lr;
           std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
-                      "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[i].c_str(), s.lr, f.lr);
-          ok = paper::run_one(f, i, *prepared, ro);
+                      "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[t.init].c_str(), s.lr, f.lr);
+          ok = paper::run_one(f, t.init, *prepared, ro);
         }
       } catch (const std::exception& e) {
         manifest.update([&](nlohmann::json& j) {
-          j["runs"][run_index]["status"] = "failed";
-          j["runs"][run_index]["error"] = e.what();
+          j["runs"][t.index]["status"] = "failed";
+          j["runs"][t.index]["error"] = e.what();
           j["status"] = "failed";
+          running.erase(t.name);
+          if (!first_error) first_error = std::current_exception();
         });
-        throw;
+        failed = true;  // no new run starts; those under way finish
+        return;
       }
       manifest.update([&](nlohmann::json& j) {
-        j["runs"][run_index]["status"] = ok ? "finished" : "diverged";
-        j["runs"][run_index]["lr"] = f.lr;
+        j["runs"][t.index]["status"] = ok ? "finished" : "diverged";
+        j["runs"][t.index]["lr"] = f.lr;
+        running.erase(t.name);
       });
     }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(train_runs);
+  train_runs();
+  for (auto& th : pool) th.join();
+  if (first_error) std::rethrow_exception(first_error);
 
   int diverged = 0;
   manifest.update([&](nlohmann::json& j) {

@@ -15,23 +15,38 @@ namespace paper_cli {
 // One of the paper's settings as the command line makes it (examples/paper/experiment.hpp
 // turns it into a paper::setting).
 struct planned_setting {
-  std::string name;  // fc-bn-wd, conv-bn-nowd, plain, or arch-bn-wd for custom
+  std::string name;  // a named setting (named_settings()) or arch-bn-wd for custom
   std::string arch;  // fc4 or conv4
   bool bn = true;
+  bool wn = false;   // weight-normalised layers (no BN)
   double wd = 0, lr = 0.1, momentum = 0.9;
   std::uint64_t epochs = 12, batch = 128;
+  std::vector<std::string> init_labels;  // as written: they name the run folders (init_<label>)
+  std::vector<double> inits;             // Frobenius norm of every weight matrix at init
 };
+
+// The named settings and what each is for; the presets' epochs and inits.
+struct named_setting {
+  const char* name;
+  const char* purpose;
+  const char* arch;
+  bool bn, wn;
+  double wd, lr, momentum;
+  std::uint64_t quick_epochs, paper_epochs;
+  const char* quick_inits;  // the paper preset runs every setting at 0.1,1,5
+  bool in_quick, in_paper;  // in the preset's default --experiment
+};
+const std::vector<named_setting>& named_settings();
 
 struct options {
   std::vector<planned_setting> settings;
-  std::vector<std::string> init_labels;  // as written: they name the run folders (init_<label>)
-  std::vector<double> inits;
   int class_a = 2, class_b = 4;
   std::string data = "fashion-mnist";  // or cifar10:FOLDER
   std::uint64_t outputs = 1;
-  std::uint64_t limit_train = 0, limit_test = 0;  // 0: not given, all samples
+  std::uint64_t limit_train = 0, limit_test = 0;  // 0: all samples
   std::uint64_t seed = 1;
-  std::uint64_t threads = 0;  // 0: not given, OpenBLAS's own choice
+  std::uint64_t threads = 0;  // BLAS threads per run; 0: 1 when runs go in parallel, else OpenBLAS's choice
+  std::uint64_t jobs = 0;     // runs at once; 0: one per core of the machine
   double fallback = 0;        // 0: not given, no second attempt
   std::string preset = "quick";
   std::string out = "out/paper";

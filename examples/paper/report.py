@@ -404,17 +404,33 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
              "(figure (b), dash-dot, right axis).")
     L.append("")
 
+    L += ["## Regimes", ""]
+    L.append("The predictions are about the end of long training, so each run is judged only if it "
+             "reached its regime: a run with weight decay past the plateau of rho (relative change of "
+             f"rho over the last {verdicts.LATE_FRACTION:.0%} of the steps <= "
+             f"{verdicts.REGIME_MAX_RHO_CHANGE:.0%}), a run without weight decay interpolating (train "
+             "error 0). A prediction whose runs did not reach it is *inconclusive: regime not reached*.")
+    L.append("")
+    reg_rows = []
+    for r in runs:
+        test, reached, why = verdicts.regime(r)
+        reg_rows.append([r["setting"], r["label"][5:], test,
+                         "**yes**" if reached else ("no" if reached is not None else "cannot tell"), why])
+    L += _table(["setting", "init", "regime", "reached", "by the test"], reg_rows)
+    L.append("")
+
     L += ["## Predictions", ""]
     L += _table(["#", "prediction", "measured", "threshold", "verdict"],
                 [[n, text, v.evidence, v.threshold, f"**{v.verdict}**"] for n, text, v in verdict_rows])
     L.append("")
     L.append("Rule when a prediction is checked on several runs or settings: any *not confirmed* "
-             "wins, else any *inconclusive*, else *confirmed*. Diverged runs make their part "
-             "inconclusive.")
+             "wins, else any *inconclusive*, else any *inconclusive: regime not reached*, else "
+             "*confirmed*. Diverged runs make their part inconclusive; runs that did not reach their "
+             "regime are not judged.")
     L.append("")
     L += ["### Thresholds (constants in verdicts.py)", ""]
     for name in sorted(dir(verdicts)):
-        if name[:1] == "P" and name[1:2].isdigit() or name == "LATE_FRACTION":
+        if name[:1] == "P" and name[1:2].isdigit() or name == "LATE_FRACTION" or name.startswith("REGIME_"):
             L.append(f"- `{name}` = {getattr(verdicts, name)}")
     L.append("")
 

@@ -20,15 +20,48 @@ sys.path.insert(0, HERE)
 import verdicts as V  # noqa: E402
 import report  # noqa: E402
 
-C, N, I = V.CONFIRMED, V.NOT_CONFIRMED, V.INCONCLUSIVE
+C, N, I, R = V.CONFIRMED, V.NOT_CONFIRMED, V.INCONCLUSIVE, V.NOT_REACHED
 
 
-def run(setting, bn, wd, init, diverged=False, final=None, inv=None, **series):
-    """A run dict as verdicts.py takes it; `final` defaults to the series' last values."""
+def run(setting, bn, wd, init, diverged=False, final=None, inv=None, momentum=0.0, **series):
+    """A run dict as verdicts.py takes it; `final` defaults to the series' last values. Unless
+    a test says otherwise the run reached its regime: a WD run's rho is flat at the end (a
+    constant series when none is given), a run without WD ends at train error 0."""
     fin = {k: v[-1] for k, v in series.items() if v}
     fin.update(final or {})
-    return {"setting": setting, "bn": bn, "wd": wd, "init": init, "diverged": diverged,
+    if wd > 0 and "rho" not in series:
+        series["rho"] = [fin.get("rho", 1.0)] * 4
+    n = max((len(v) for v in series.values()), default=0)
+    series.setdefault("iter", [100 * i for i in range(n)])
+    if wd == 0:
+        fin.setdefault("train_error", 0.0)
+    return {"setting": setting, "bn": bn, "wd": wd, "init": init, "diverged": diverged, "momentum": momentum,
             "final": fin, "series": series, "scale_invariant_layers": inv or []}
+
+
+class TestRegime(unittest.TestCase):
+    def test_plateau(self):
+        self.assertTrue(V.regime(bnwd(1, rho=[5, 2, 1, 1.01, 1.0]))[1])
+        test, reached, why = V.regime(bnwd(1, rho=[0.1, 0.3, 0.5, 0.7, 0.9]))
+        self.assertEqual((test, reached), ("plateau", False))
+        self.assertIn("over the last 25% of the steps", why)
+        # the last quarter of the steps, not of the observations: log-spaced observations
+        late_rise = bnwd(1, iter=[0, 1, 10, 100, 1000, 7600, 8000, 10000], rho=[1, 1, 1, 1, 1, 1, 1.2, 1.3])
+        self.assertFalse(V.regime(late_rise)[1])
+        self.assertIsNone(V.regime(bnwd(1, diverged=True))[1])
+
+    def test_interpolation(self):
+        self.assertTrue(V.regime(plain(1, final={"train_error": 0.0}))[1])
+        self.assertEqual(V.regime(plain(1, final={"train_error": 0.01}))[:2], ("interpolation", False))
+
+    def test_unreached_runs_are_never_not_confirmed(self):
+        far_and_moving = bnwd(0.1, rho=[0.01, 0.5, 1.0, 2.0], rho_eq=[1, 1, 1, 1])
+        v = V.prediction_3([far_and_moving])
+        self.assertEqual(v.verdict, R)
+        self.assertIn("plateau not reached", v.evidence)
+        # a judged failure elsewhere still wins
+        far = bnwd(1, rho=[0.01, 0.5, 0.55, 0.55], rho_eq=[1, 1, 1, 1])
+        self.assertEqual(V.prediction_3([far_and_moving, far]).verdict, N)
 
 
 def bnwd(init, **kw):
@@ -87,15 +120,18 @@ class TestP3(unittest.TestCase):
         self.assertEqual(V.prediction_3([r]).verdict, C)
 
     def test_not_confirmed(self):
-        far = bnwd(0.1, rho=[0.01, 0.5, 0.6, 0.55], rho_eq=[1, 1, 1, 1], sum_yf=[0, 1, 2, 3])
+        far = bnwd(0.1, rho=[0.01, 0.5, 0.55, 0.55], rho_eq=[1, 1, 1, 1], sum_yf=[0, 1, 2, 3])
         self.assertEqual(V.prediction_3([far]).verdict, N)
-        neg = bnwd(0.1, rho=[0.01, 0.5, 0.6, 0.55], rho_eq=[1, 0.5, 0.6, 0.55], sum_yf=[0, -1, 2, 3])
-        self.assertEqual(V.prediction_3([neg]).verdict, N)
+        # before f separates on average nothing is claimed: an early negative rho_eq is fine
+        early_neg = bnwd(0.1, rho=[0.01, 0.5, 0.55, 0.55], rho_eq=[-1, -0.5, 0.6, 0.55], sum_yf=[0, -1, 2, 3])
+        self.assertEqual(V.prediction_3([early_neg]).verdict, C)
 
     def test_inconclusive(self):
         self.assertEqual(V.prediction_3([plain(1, rho=[1, 2], rho_eq=[1, 2], sum_yf=[1, 1])]).verdict, I)
         r = bnwd(0.1, diverged=True, rho=[1, 2], rho_eq=[1, 2], sum_yf=[1, 1])
         self.assertEqual(V.prediction_3([r]).verdict, I)
+        never = bnwd(0.1, rho=[0.5, 0.5, 0.5, 0.5], rho_eq=[-1, -1, -1, -1])
+        self.assertEqual(V.prediction_3([never]).verdict, I)
 
 
 class TestP4(unittest.TestCase):
@@ -121,14 +157,14 @@ class TestP5(unittest.TestCase):
         self.assertEqual(V.prediction_5([r]).verdict, C)
 
     def test_not_confirmed(self):
-        rising = bnwd(0.1, rho=[0.001, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
-        self.assertEqual(V.prediction_5([rising]).verdict, N)
         no_relax = bnwd(0.1, rho=[0.001, 0.3, 0.6, 0.6, 0.6, 0.6, 0.6, 0.599])
         self.assertEqual(V.prediction_5([no_relax]).verdict, N)
 
     def test_inconclusive(self):
         self.assertEqual(V.prediction_5([bnwd(5, rho=[1, 2, 1, 1, 1])]).verdict, I)  # no small init
-        self.assertEqual(V.prediction_5([bnwd(0.1, rho=[0.1, 0.5])]).verdict, I)
+        self.assertEqual(V.prediction_5([bnwd(0.1, rho=[0.5, 0.5])]).verdict, I)  # too few observations
+        rising = bnwd(0.1, rho=[0.001, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])  # still rising: no plateau
+        self.assertEqual(V.prediction_5([rising]).verdict, R)
 
 
 class TestP6(unittest.TestCase):
@@ -144,6 +180,15 @@ class TestP6(unittest.TestCase):
 
     def test_confirmed(self):
         self.assertEqual(V.prediction_6(self._nowd() + self._wd()).verdict, C)
+
+    def test_momentum_is_measured_not_judged(self):
+        dips = bnnowd(1, momentum=0.9, inv=[1], norm_1=[1.0, 1.1, 1.05, 1.2], final={"rho": 1.0})
+        dips["setting"] = "fc-bn-nowd-momentum"
+        v = V.prediction_6(self._nowd() + self._wd() + [dips])
+        self.assertEqual(v.verdict, C)
+        self.assertIn("measured deviation with momentum, not judged", v.evidence)
+        self.assertIn("0.04545", v.evidence)
+        self.assertEqual(V.prediction_6([dips] + self._wd()).verdict, I)  # no momentum-0 run
 
     def test_not_confirmed(self):
         self.assertEqual(V.prediction_6(self._nowd(drop=True) + self._wd()).verdict, N)
@@ -166,7 +211,7 @@ class TestP7(unittest.TestCase):
     def test_inconclusive(self):
         v = V.prediction_7([bnwd(1, norm_ratio=[1, 1]), plain(1, norm_ratio=[1, 1])])
         self.assertEqual(v.verdict, I)
-        self.assertIn("default settings have none", v.evidence)
+        self.assertIn("fc-wd", v.evidence)
 
 
 class TestP8(unittest.TestCase):
@@ -201,8 +246,8 @@ class TestP9(unittest.TestCase):
         self.assertEqual(V.prediction_9(self._runs([(1, 0.3), (10, 0.2), (100, 0.1)])).verdict, N)
 
     def test_inconclusive(self):
-        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2)])).verdict, I)
-        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2), (100, 0.3)], 0.01)).verdict, I)
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2)])).verdict, R)
+        self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.2), (100, 0.3)], 0.01)).verdict, R)
         self.assertEqual(V.prediction_9(self._runs([(1, 0.1), (10, 0.1), (100, 0.1)])).verdict, I)
 
     def test_spearman_ties(self):
@@ -288,7 +333,7 @@ class TestEndToEnd(unittest.TestCase):
             self.assertEqual([int(ln.split("|")[1]) for ln in rows], list(range(1, 10)))
             for ln in rows:
                 self.assertRegex(ln, r"\*\*(confirmed|not confirmed|inconclusive)\*\* \|$")
-            self.assertIn("default settings have none", text)  # P7 without a WD-no-BN run
+            self.assertIn("the fc-wd setting is one", text)  # P7 without a WD-no-BN run
             self.assertNotIn("init_7", text)
             self.assertNotIn("conv-bn-nowd", text)
             figs = os.path.join(tmp, "figures")

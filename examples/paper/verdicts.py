@@ -6,16 +6,26 @@ and returns a ``Verdict(verdict, evidence, threshold)``. A run dict is small:
 
     {"setting": "fc-bn-wd",          # folder name of the setting
      "bn": True, "wd": 0.01,         # batch norm on?  weight decay (0 = none)
+     "momentum": 0.9,                # SGD momentum (P6 is exact only at 0)
      "init": 0.1,                    # init Frobenius norm of every layer
      "diverged": False,
      "final": {"rho": .., "test_error": .., ...},   # last observation (summary.json "final")
-     "series": {"rho": [..], "rho_eq": [..], "norm_1": [..], ...},  # observations.csv columns
+     "series": {"iter": [..], "rho": [..], "rho_eq": [..], "norm_1": [..], ...},  # observations.csv
      "scale_invariant_layers": [1, 2, 3]}           # 1-based, into norm_1..norm_K
 
 Only the keys a prediction needs must be present. Every threshold is a named constant below;
-report.py prints them. Combination rule when a prediction is checked on several runs or
-settings: any "not confirmed" wins, else any "inconclusive", else "confirmed" (a failure on
-the runs that could be judged is evidence against, whatever happened to the others).
+report.py prints them.
+
+The predictions are about the end of long training. Each run is judged in its *regime* only
+if it reached it (``regime(run)``): a run with weight decay must be past the plateau of rho
+(its relative change over the last quarter of the steps below REGIME_MAX_RHO_CHANGE), a run
+without weight decay must interpolate (train error 0). A run that did not reach its regime
+makes its part "inconclusive: regime not reached", never "not confirmed".
+
+Combination rule when a prediction is checked on several runs or settings: any "not
+confirmed" wins, else any "inconclusive", else any "inconclusive: regime not reached", else
+"confirmed" (a failure on the runs that could be judged is evidence against, whatever
+happened to the others).
 """
 
 import math
@@ -24,14 +34,17 @@ from collections import namedtuple
 CONFIRMED = "confirmed"
 NOT_CONFIRMED = "not confirmed"
 INCONCLUSIVE = "inconclusive"
+NOT_REACHED = "inconclusive: regime not reached"
 
 Verdict = namedtuple("Verdict", "verdict evidence threshold")
 
 # ---- thresholds ------------------------------------------------------------------------
+REGIME_MAX_RHO_CHANGE = 0.05     # WD runs: |rho(end) - rho(3/4 of the steps)| / rho(end)
+REGIME_INTERPOLATION_TRAIN_ERROR = 0.0  # runs without WD: final train_error <= this
 P1_MAX_RHO_SPREAD = 1.5          # max/min of final rho across inits (BN + WD)
 P1_MAX_TEST_ERROR_SPREAD = 0.02  # max - min of final test error across inits
 P3_MAX_REL_DEVIATION = 0.2       # median |rho - rho_eq| / rho_eq over the last quarter
-LATE_FRACTION = 0.25             # "late training" = the last quarter of the observations
+LATE_FRACTION = 0.25             # "late training" = the last quarter of the steps
 P4_RHO_MARGIN_RANGE = (0.5, 2.0) # rho * mean(y f) at the end must fall in this range
 P5_SMALL_INIT_MAX = 0.1          # "small init": init Frobenius norm <= this
 P5_MIN_RELAXATION = 0.05         # final rho at least 5 % below the peak
@@ -41,15 +54,16 @@ P7_MAX_FINAL_NORM_RATIO = 1.5    # max_k rho_k / min_k rho_k at the end (WD, no 
 P8_MIN_NC1_FALL = 10.0           # max(nc1) / nc1(end) in every WD run
 P8_MAX_FINAL_NC4 = 0.05          # nearest-class-mean disagreement at the end
 P9_MIN_RUNS = 3                  # interpolating runs needed for a rank correlation
-P9_INTERPOLATION_TRAIN_ERROR = 0.0  # "interpolates" = final train_error <= this
+P9_INTERPOLATION_TRAIN_ERROR = REGIME_INTERPOLATION_TRAIN_ERROR  # "interpolates"
 
 PREDICTIONS = {
     1: "BN + WD: final rho and test error nearly independent of the init scale.",
     2: "No BN, no WD: final rho grows with the init scale; large init gives worse test error.",
-    3: "BN + WD: rho tracks rho_eq late in training; sum y_n f_n > 0 once training starts.",
+    3: "BN + WD: rho tracks rho_eq late in training, once f separates the data on average.",
     4: "Margins concentrate: CV of y_n f_n falls; rho * mean(y_n f_n) -> ~1.",
     5: "Small init, BN + WD: rho rises fast, peaks, then relaxes to a plateau.",
-    6: "BN without WD: norms of BN-preceded layers never decrease under SGD; more init dependence.",
+    6: "BN without WD: norms of BN-preceded layers never decrease under plain SGD (momentum 0); "
+       "more init dependence.",
     7: "WD without BN: layer norms become equal (max/min ratio -> 1).",
     8: "Neural collapse with WD: NC1 falls by orders of magnitude, NCC agrees with the net; weaker without WD.",
     9: "Across interpolating runs, test error grows with final rho.",
@@ -60,21 +74,23 @@ THRESHOLDS = {
        f"<= {P1_MAX_TEST_ERROR_SPREAD} (per BN+WD setting, >= 2 inits, none diverged)",
     2: "final rho strictly increasing with init, and test error at the largest init >= at the "
        "smallest (per no-BN no-WD setting, >= 2 inits, none diverged)",
-    3: f"median over the last {LATE_FRACTION:.0%} of observations of |rho - rho_eq| / rho_eq "
-       f"<= {P3_MAX_REL_DEVIATION}, and sum_yf > 0 at every observation after the first "
-       "(every BN+WD run)",
+    3: f"median over the observations of the last {LATE_FRACTION:.0%} of the steps where "
+       f"rho_eq > 0 (f separates the data on average) of |rho - rho_eq| / rho_eq <= "
+       f"{P3_MAX_REL_DEVIATION} (every BN+WD run; none of those observations: inconclusive)",
     4: f"margin_cv at the end < at the first post-init observation (cv counted as infinite "
        f"while mean margin <= 0), and rho_margin_mean at the end in "
-       f"[{P4_RHO_MARGIN_RANGE[0]}, {P4_RHO_MARGIN_RANGE[1]}] (every WD run)",
+       f"[{P4_RHO_MARGIN_RANGE[0]}, {P4_RHO_MARGIN_RANGE[1]}] (every WD run past its plateau)",
     5: f"init <= {P5_SMALL_INIT_MAX}, BN+WD: peak of rho above its initial value and before the "
-       f"last {LATE_FRACTION:.0%}; final rho <= (1 - {P5_MIN_RELAXATION}) * peak; "
-       f"(max - min) / mean over the last {LATE_FRACTION:.0%} <= {P5_MAX_PLATEAU_VARIATION}",
+       f"last {LATE_FRACTION:.0%} of the steps; final rho <= (1 - {P5_MIN_RELAXATION}) * peak; "
+       f"(max - min) / mean over the last {LATE_FRACTION:.0%} of the steps <= {P5_MAX_PLATEAU_VARIATION}",
     6: f"every scale-invariant layer's norm drops by <= {P6_MAX_REL_DECREASE:g} (relative) "
-       "between consecutive observations (BN, no WD), and spread max/min of final rho across "
-       "inits larger than the BN+WD setting's",
-    7: f"final norm_ratio <= {P7_MAX_FINAL_NORM_RATIO} in every WD run without BN",
+       "between consecutive observations in every BN run without WD and with momentum 0 (runs "
+       "with momentum: the largest drop is reported as a measured deviation, not judged), and "
+       "spread max/min of final rho across inits of each BN no-WD setting larger than the "
+       "BN+WD setting's",
+    7: f"final norm_ratio <= {P7_MAX_FINAL_NORM_RATIO} in every WD run without BN past its plateau",
     8: f"max(nc1) / nc1(end) >= {P8_MIN_NC1_FALL} and nc4(end) <= {P8_MAX_FINAL_NC4} in every "
-       "WD run; median nc1 fall of no-WD runs < median of WD runs",
+       "WD run past its plateau; median nc1 fall of interpolating no-WD runs < median of WD runs",
     9: f"Spearman correlation of final rho and final test error > 0 over the runs with final "
        f"train_error <= {P9_INTERPOLATION_TRAIN_ERROR} (>= {P9_MIN_RUNS} runs, diverged excluded)",
 }
@@ -112,10 +128,57 @@ def _series(run, key):
     return [float(v) for v in (run.get("series") or {}).get(key) or []]
 
 
-def _late(xs):
-    """The last LATE_FRACTION of a series (at least one element)."""
-    k = max(1, int(math.ceil(len(xs) * LATE_FRACTION)))
-    return xs[-k:]
+def _late_start(run, n):
+    """Index of the first of the n observations made in the last LATE_FRACTION of the steps
+    (by the "iter" column; by count when a run has none). At least the last observation."""
+    it = _series(run, "iter")
+    if len(it) != n or n == 0:
+        return max(0, n - max(1, int(math.ceil(n * LATE_FRACTION))))
+    t = (1.0 - LATE_FRACTION) * it[-1]
+    return min(next(i for i, v in enumerate(it) if v >= t), n - 1)
+
+
+def _late(run, xs):
+    """The observations of a series made in the last LATE_FRACTION of the steps."""
+    return xs[_late_start(run, len(xs)):]
+
+
+# ---- regimes ---------------------------------------------------------------------------
+def regime(run):
+    """(test, reached, evidence) of the regime the run is judged in: "plateau" for a run with
+    weight decay (rho stopped moving), "interpolation" for one without (train error 0);
+    reached is None when it cannot be told (diverged, too few observations)."""
+    if run.get("diverged"):
+        return ("plateau" if _has_wd(run) else "interpolation"), None, "diverged"
+    if _has_wd(run):
+        rho = _series(run, "rho")
+        it = _series(run, "iter")
+        if len(rho) < 2 or len(it) != len(rho) or not all(_finite(v) for v in rho) or rho[-1] <= 0:
+            return "plateau", None, "fewer than 2 finite observations"
+        # the last observation at or before 3/4 of the steps, so that the whole last quarter
+        # lies between the two values compared
+        t = (1.0 - LATE_FRACTION) * it[-1]
+        start = max(i for i, v in enumerate(it) if v <= t)
+        change = abs(rho[-1] - rho[start]) / rho[-1]
+        return ("plateau", change <= REGIME_MAX_RHO_CHANGE,
+                f"rho changed {change:.1%} over the last {LATE_FRACTION:.0%} of the steps "
+                f"({_fmt(rho[start])} at step {int(it[start])} -> {_fmt(rho[-1])} at step {int(it[-1])}; "
+                f"bound {REGIME_MAX_RHO_CHANGE:.0%})")
+    err = _final(run, "train_error")
+    if not _finite(err):
+        return "interpolation", None, "no final train error"
+    return ("interpolation", err <= REGIME_INTERPOLATION_TRAIN_ERROR,
+            f"final train error {_fmt(err)} (bound {REGIME_INTERPOLATION_TRAIN_ERROR})")
+
+
+def _unjudged(run):
+    """None if the run reached its regime, else the (verdict, evidence) part it gives."""
+    test, reached, why = regime(run)
+    if reached:
+        return None
+    if reached is None:
+        return INCONCLUSIVE, f"{_label(run)}: {why}"
+    return NOT_REACHED, f"{_label(run)}: {test} not reached: {why}"
 
 
 def _median(xs):
@@ -158,12 +221,7 @@ def _combine(parts, threshold, empty_reason):
     if not parts:
         return Verdict(INCONCLUSIVE, empty_reason, threshold)
     verdicts = [v for v, _ in parts]
-    if NOT_CONFIRMED in verdicts:
-        v = NOT_CONFIRMED
-    elif INCONCLUSIVE in verdicts:
-        v = INCONCLUSIVE
-    else:
-        v = CONFIRMED
+    v = next((w for w in (NOT_CONFIRMED, INCONCLUSIVE, NOT_REACHED) if w in verdicts), CONFIRMED)
     return Verdict(v, "; ".join(e for _, e in parts), threshold)
 
 
@@ -186,6 +244,9 @@ def _setting_spread(group):
     bad = _diverged(group)
     if bad:
         return None, f"diverged: {', '.join(bad)}"
+    unreached = [_label(r) for r in group if not regime(r)[1]]
+    if unreached:
+        return None, f"regime not reached: {', '.join(unreached)}"
     rhos = [_final(r, "rho") for r in group]
     s = _spread(rhos)
     if not math.isfinite(s) and s != float("inf"):
@@ -223,7 +284,7 @@ def _rho_spread_and_test_errors(name, group):
     """((rho spread, its text, final test errors), None), or (None, an inconclusive part)."""
     s, text = _setting_spread(group)
     if s is None:
-        return None, (INCONCLUSIVE, f"{name}: {text}")
+        return None, (NOT_REACHED if text.startswith("regime") else INCONCLUSIVE, f"{name}: {text}")
     errs = [_final(r, "test_error") for r in group]
     if any(not _finite(e) for e in errs):
         return None, (INCONCLUSIVE, f"{name}: final test error missing")
@@ -269,21 +330,22 @@ def prediction_3(runs):
     parts = []
     for r in _select(runs, bn=True, wd=True):
         lab = _label(r)
-        rho, eq, syf = _series(r, "rho"), _series(r, "rho_eq"), _series(r, "sum_yf")
-        if r.get("diverged"):
-            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+        if (u := _unjudged(r)):
+            parts.append(u)
             continue
-        if len(rho) < 2 or len(eq) != len(rho) or len(syf) != len(rho):
-            parts.append((INCONCLUSIVE, f"{lab}: fewer than 2 observations"))
+        rho, eq = _series(r, "rho"), _series(r, "rho_eq")
+        if len(eq) != len(rho):
+            parts.append((INCONCLUSIVE, f"{lab}: rho_eq not measured"))
             continue
-        # rho_eq <= 0 (not average separable) counts as an infinite deviation
-        dev = [abs(a - b) / b if b > 0 else float("inf") for a, b in zip(_late(rho), _late(eq))]
-        med = _median(dev)
-        min_syf = min(syf[1:])
-        ok = med <= P3_MAX_REL_DEVIATION and min_syf > 0
-        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
-                      f"{lab}: late median |rho-rho_eq|/rho_eq {_fmt(med)}, final rho "
-                      f"{_fmt(rho[-1])} vs rho_eq {_fmt(eq[-1])}; min sum_yf after init {_fmt(min_syf)}"))
+        # nothing is claimed where f does not separate the data on average (rho_eq <= 0)
+        late = [(a, b) for a, b in zip(_late(r, rho), _late(r, eq)) if b > 0]
+        if not late:
+            parts.append((INCONCLUSIVE, f"{lab}: f does not separate the data on average late in training"))
+            continue
+        med = _median([abs(a - b) / b for a, b in late])
+        parts.append((CONFIRMED if med <= P3_MAX_REL_DEVIATION else NOT_CONFIRMED,
+                      f"{lab}: late median |rho-rho_eq|/rho_eq {_fmt(med)} over {len(late)} observations, "
+                      f"final rho {_fmt(rho[-1])} vs rho_eq {_fmt(eq[-1])}"))
     return _combine(parts, THRESHOLDS[3], "no BN+WD run")
 
 
@@ -301,8 +363,8 @@ def prediction_4(runs):
     lo, hi = P4_RHO_MARGIN_RANGE
     for r in _select(runs, wd=True):
         lab = _label(r)
-        if r.get("diverged"):
-            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+        if (u := _unjudged(r)):
+            parts.append(u)
             continue
         cv, rmm = _series(r, "margin_cv"), _series(r, "rho_margin_mean")
         if len(cv) < 3 or not rmm:
@@ -322,14 +384,14 @@ def prediction_5(runs):
              if _finite(r.get("init")) and r["init"] <= P5_SMALL_INIT_MAX + 1e-12]
     for r in cands:
         lab = _label(r)
-        if r.get("diverged"):
-            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+        if (u := _unjudged(r)):
+            parts.append(u)
             continue
         rho = _series(r, "rho")
         if len(rho) < 4 or not all(_finite(v) for v in rho):
             parts.append((INCONCLUSIVE, f"{lab}: fewer than 4 finite observations"))
             continue
-        late = _late(rho)
+        late = _late(r, rho)
         ipeak = max(range(len(rho)), key=lambda i: rho[i])
         peak, final = rho[ipeak], rho[-1]
         rises = peak > rho[0] and ipeak < len(rho) - len(late)
@@ -344,59 +406,82 @@ def prediction_5(runs):
     return _combine(parts, THRESHOLDS[5], f"no BN+WD run with init <= {P5_SMALL_INIT_MAX}")
 
 
+def _largest_drop(run):
+    """(largest relative drop of a scale-invariant layer's norm between consecutive
+    observations, (layer, observation)) or None when the run lists no such layer."""
+    layers = run.get("scale_invariant_layers") or []
+    if not layers:
+        return None
+    worst, where = 0.0, None
+    for k in layers:
+        n = _series(run, f"norm_{k}")
+        for i, (a, b) in enumerate(zip(n, n[1:])):
+            drop = (a - b) / a if a > 0 else 0.0
+            if drop > worst:
+                worst, where = drop, (k, i + 1)
+    return worst, where
+
+
 def prediction_6(runs):
     nowd = _select(runs, bn=True, wd=False)
-    if not nowd:
-        return Verdict(INCONCLUSIVE, "no BN run without WD", THRESHOLDS[6])
-    parts = []
+    plain_sgd = [r for r in nowd if (r.get("momentum") or 0.0) == 0.0]
+    if not plain_sgd:
+        return Verdict(INCONCLUSIVE, "no BN run without WD at momentum 0", THRESHOLDS[6])
+    parts, deviations = [], []
     for r in nowd:
         lab = _label(r)
         if r.get("diverged"):
-            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+            if r in plain_sgd:
+                parts.append((INCONCLUSIVE, f"{lab}: diverged"))
             continue
-        layers = r.get("scale_invariant_layers") or []
-        if not layers:
+        found = _largest_drop(r)
+        if found is None:
             parts.append((INCONCLUSIVE, f"{lab}: no scale-invariant layers listed"))
             continue
-        worst, where = 0.0, None
-        for k in layers:
-            n = _series(r, f"norm_{k}")
-            for i, (a, b) in enumerate(zip(n, n[1:])):
-                drop = (a - b) / a if a > 0 else 0.0
-                if drop > worst:
-                    worst, where = drop, (k, i + 1)
+        worst, where = found
+        if r not in plain_sgd:  # the theory does not claim it with momentum: measured only
+            deviations.append(f"{lab} (momentum {_fmt(r.get('momentum'))}): largest drop {_fmt(worst)}"
+                              + (f" (layer {where[0]}, observation {where[1]})" if where else ""))
+            continue
         ok = worst <= P6_MAX_REL_DECREASE
         parts.append((CONFIRMED if ok else NOT_CONFIRMED,
-                      f"{lab}: largest relative drop of layers {layers} {_fmt(worst)}"
+                      f"{lab}: largest relative drop of layers {r.get('scale_invariant_layers')} {_fmt(worst)}"
                       + (f" (layer {where[0]}, observation {where[1]})" if where and not ok else "")))
 
-    # init dependence: every BN-noWD setting must beat the largest BN+WD spread (conservative
-    # when several BN+WD settings were run)
+    # init dependence: every BN-noWD setting with several inits must beat the largest BN+WD
+    # spread (conservative when several BN+WD settings were run)
     ref = []
     for name, g in _by_setting(_select(runs, bn=True, wd=True)).items():
         s, _ = _setting_spread(g)
         if s is not None:
             ref.append((s, name))
     for name, g in _by_setting(nowd).items():
+        if len(g) < 2:
+            continue
         s, text = _setting_spread(g)
         if s is None:
-            parts.append((INCONCLUSIVE, f"{name} init dependence: {text}"))
+            parts.append((NOT_REACHED if text.startswith("regime") else INCONCLUSIVE,
+                          f"{name} init dependence: {text}"))
         elif not ref:
             parts.append((INCONCLUSIVE, f"{name} rho spread {_fmt(s)}; no BN+WD setting with "
-                                        ">= 2 converged inits to compare with"))
+                                        ">= 2 inits past their plateau to compare with"))
         else:
             rs, rname = max(ref)
             parts.append((CONFIRMED if s > rs else NOT_CONFIRMED,
                           f"{name} rho spread {_fmt(s)} vs {rname} {_fmt(rs)}"))
-    return _combine(parts, THRESHOLDS[6], "no BN run without WD")
+    v = _combine(parts, THRESHOLDS[6], "no BN run without WD")
+    if deviations:
+        v = v._replace(evidence=v.evidence + "; measured deviation with momentum, not judged: "
+                       + "; ".join(deviations))
+    return v
 
 
 def prediction_7(runs):
     parts = []
     for r in _select(runs, bn=False, wd=True):
         lab = _label(r)
-        if r.get("diverged"):
-            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+        if (u := _unjudged(r)):
+            parts.append(u)
             continue
         nr = _series(r, "norm_ratio")
         end = nr[-1] if nr else _final(r, "norm_ratio")
@@ -408,8 +493,7 @@ def prediction_7(runs):
         parts.append((CONFIRMED if end <= P7_MAX_FINAL_NORM_RATIO else NOT_CONFIRMED,
                       f"{lab}: norm_ratio start {_fmt(start)}, max {_fmt(peak)}, end {_fmt(end)}"))
     return _combine(parts, THRESHOLDS[7],
-                    "no run with WD and without BN (the default settings have none; "
-                    "run a custom setting with --bn off and --wd > 0)")
+                    "no run with WD and without BN (the fc-wd setting is one)")
 
 
 def _nc1_fall(run):
@@ -424,8 +508,8 @@ def prediction_8(runs):
     parts, falls_wd, falls_nowd = [], [], []
     for r in _select(runs, wd=True):
         lab = _label(r)
-        if r.get("diverged"):
-            parts.append((INCONCLUSIVE, f"{lab}: diverged"))
+        if (u := _unjudged(r)):
+            parts.append(u)
             continue
         fall, nc4 = _nc1_fall(r), _final(r, "nc4")
         if fall is None or not _finite(nc4):
@@ -438,11 +522,11 @@ def prediction_8(runs):
     if not parts:
         return Verdict(INCONCLUSIVE, "no run with WD", THRESHOLDS[8])
     for r in _select(runs, wd=False):
-        fall = None if r.get("diverged") else _nc1_fall(r)
+        fall = _nc1_fall(r) if regime(r)[1] else None
         if fall is not None:
             falls_nowd.append(fall)
     if not falls_nowd:
-        parts.append((INCONCLUSIVE, "no converged run without WD to compare with"))
+        parts.append((INCONCLUSIVE, "no interpolating run without WD to compare with"))
     elif falls_wd:
         mw, mn = _median(falls_wd), _median(falls_nowd)
         parts.append((CONFIRMED if mn < mw else NOT_CONFIRMED,
@@ -460,7 +544,7 @@ def prediction_9(runs):
             pts.append((rho, te, _label(r)))
     listing = ", ".join(f"{lab}: rho {_fmt(a)} err {_fmt(b)}" for a, b, lab in pts)
     if len(pts) < P9_MIN_RUNS:
-        return Verdict(INCONCLUSIVE, f"{len(pts)} interpolating run(s), need {P9_MIN_RUNS}"
+        return Verdict(NOT_REACHED, f"{len(pts)} interpolating run(s), need {P9_MIN_RUNS}"
                        + (f" ({listing})" if pts else ""), THRESHOLDS[9])
     rs = spearman([p[0] for p in pts], [p[1] for p in pts])
     if not math.isfinite(rs):
