@@ -23,7 +23,7 @@ void check_paper(const paper_cli::options& o) {
     check(s.epochs >= 1 && s.epochs <= paper_cli::max_epochs && s.batch >= 1 && s.batch <= paper_cli::max_batch);
     check(std::isfinite(s.lr) && s.lr > 0 && s.momentum >= 0 && s.momentum < 1 && std::isfinite(s.wd) && s.wd >= 0);
     check(s.arch == "fc4" || s.arch == "conv4");
-    check(!(s.bn && s.wn));
+    check(!(s.bn && s.wn) && (s.width == 128 || s.width == 512));
     check(!s.inits.empty() && s.inits.size() == s.init_labels.size());
     for (std::size_t i = 0; i < s.inits.size(); ++i) {
       check(std::isfinite(s.inits[i]) && s.inits[i] > 0);

@@ -24,9 +24,14 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
   opt.batch = s.batch;
   opt.seed = ro.seed;
   opt.sgd = {.lr = s.lr, .momentum = s.momentum, .weight_decay = s.wd};
+  // The theory's weight normalisation decays the scales rho_k only; the directions live on
+  // the unit sphere. (Decaying them too, PyTorch's default, shrinks ||V|| and with it the
+  // directions' step size grows without bound.)
+  if (s.wn) opt.sgd.decay_roles.erase(rhonet::param_role::wn_direction);
   opt.out_dir = ro.out / s.name / init_dir(s.init_labels[init_index]);
   opt.progress = ro.progress;
-  opt.meta = {{"setting", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
+  opt.meta = {{"setting", s.name}, {"arch", s.arch}, {"width", s.arch == "fc4" ? s.width : 0}, {"bn", s.bn},
+              {"wn", s.wn}, {"wd", s.wd},
               {"init", s.inits[init_index]}, {"init_label", s.init_labels[init_index]},
               {"lr", s.lr}, {"momentum", s.momentum}, {"batch", s.batch},
               {"epochs", s.epochs}, {"outputs", net->output_size()}, {"seed", ro.seed},

@@ -19,6 +19,7 @@ struct setting {
   std::string arch;      // fc4 or conv4
   bool bn = true;
   bool wn = false;       // weight-normalised layers instead of plain ones (no BN)
+  std::size_t width = 512;  // FC4's hidden width: 512 (the paper's) or 128
   double wd = 0.01;
   double lr = 0.1;
   double fallback_from = 0;  // the lr that diverged, when this run uses a fallback lr

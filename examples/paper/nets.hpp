@@ -17,8 +17,9 @@ struct data;
 
 enum class variant { bn, wn, plain };  // with BN, weight-normalised, or neither
 
-// FC4: D -> 512 -> 512 -> 512 -> Out, D = 785 (Fashion-MNIST) or 3073 (CIFAR-10).
-template <std::size_t D, std::size_t Out, variant V>
+// FC4: D -> W -> W -> W -> Out, D = 785 (Fashion-MNIST) or 3073 (CIFAR-10); W = 512 (the
+// paper's width) or 128 (the quick preset's).
+template <std::size_t D, std::size_t W, std::size_t Out, variant V>
 std::unique_ptr<rhonet::model<float>> new_fc();
 
 // Conv4 on C x HW x HW images: 1 x 28 x 28 (Fashion-MNIST) or 3 x 32 x 32 (CIFAR-10).

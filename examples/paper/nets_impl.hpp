@@ -8,12 +8,12 @@
 
 namespace paper {
 
-template <std::size_t D, std::size_t Out, variant V>
+template <std::size_t D, std::size_t W, std::size_t Out, variant V>
 std::unique_ptr<rhonet::model<float>> new_fc() {
   using namespace rhonet::arch;
-  if constexpr (V == variant::bn) return rhonet::make_unique_model<fc4_bn<D, 512, Out>>();
-  else if constexpr (V == variant::wn) return rhonet::make_unique_model<fc4_wn<D, 512, Out>>();
-  else return rhonet::make_unique_model<fc4<D, 512, Out>>();
+  if constexpr (V == variant::bn) return rhonet::make_unique_model<fc4_bn<D, W, Out>>();
+  else if constexpr (V == variant::wn) return rhonet::make_unique_model<fc4_wn<D, W, Out>>();
+  else return rhonet::make_unique_model<fc4<D, W, Out>>();
 }
 
 template <std::size_t C, std::size_t HW, std::size_t Out, variant V>

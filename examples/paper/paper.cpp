@@ -71,7 +71,7 @@ std::string now_utc() {
 nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info& d) {
   nlohmann::json settings = nlohmann::json::array();
   for (const auto& s : o.settings)
-    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
+    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"width", s.width}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
                         {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch},
                         {"inits", s.init_labels}});
   return {{"data", o.data},
@@ -170,7 +170,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   std::vector<setting> settings;
   for (const auto& p : o.settings) {
     setting s;
-    s.name = p.name, s.arch = p.arch, s.bn = p.bn, s.wn = p.wn, s.wd = p.wd, s.lr = p.lr;
+    s.name = p.name, s.arch = p.arch, s.width = p.width, s.bn = p.bn, s.wn = p.wn, s.wd = p.wd, s.lr = p.lr;
     s.momentum = p.momentum, s.epochs = p.epochs, s.batch = p.batch, s.inits = p.inits;
     s.init_labels = p.init_labels;
     settings.push_back(s);
@@ -208,7 +208,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()}};
     j["settings"] = nlohmann::json::array();
     for (const auto& s : settings)
-      j["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
+      j["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"width", s.width}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
                                {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
                                {"batch", s.batch}, {"inits", s.init_labels}});
     j["config"] = config;

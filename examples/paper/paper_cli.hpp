@@ -19,6 +19,7 @@ struct planned_setting {
   std::string arch;  // fc4 or conv4
   bool bn = true;
   bool wn = false;   // weight-normalised layers (no BN)
+  std::uint64_t width = 512;  // FC4's hidden width (conv4 has the paper's channels)
   double wd = 0, lr = 0.1, momentum = 0.9;
   std::uint64_t epochs = 12, batch = 128;
   std::vector<std::string> init_labels;  // as written: they name the run folders (init_<label>)
@@ -31,7 +32,8 @@ struct named_setting {
   const char* purpose;
   const char* arch;
   bool bn, wn;
-  double wd, lr, momentum;
+  double wd, lr, momentum;  // lr: the paper's
+  double quick_lr;          // the quick preset's (narrower nets; see named_settings())
   std::uint64_t quick_epochs, paper_epochs;
   const char* quick_inits;  // the paper preset runs every setting at 0.1,1,5
   bool in_quick, in_paper;  // in the preset's default --experiment
