@@ -82,9 +82,9 @@ rhonet::sgd_options momentum_options() {
   return o;
 }
 
-// One SGD step on the square loss for batch `k` (deterministic inputs and targets).
+// One optimiser step on the square loss for batch `k` (deterministic inputs and targets).
 template <class Net>
-void train_step(Net& net, rhonet::sgd<typename Net::value_type>& opt, std::size_t k) {
+void train_step(Net& net, rhonet::optimizer<typename Net::value_type>& opt, std::size_t k) {
   using T = typename Net::value_type;
   const matrix<T> x = batch_of<T>(8, Net::input_size, 1000 + k);
   const matrix<T> y = batch_of<T>(8, Net::output_size, 2000 + k);
@@ -102,9 +102,9 @@ void init(Net& net, std::uint64_t seed) {
 }
 
 template <class T>
-std::vector<unsigned char> opt_bytes(const rhonet::sgd<T>& opt) {
+std::vector<unsigned char> opt_bytes(const rhonet::optimizer<T>& opt) {
   std::vector<unsigned char> b;
-  for (const auto& m : opt.buffers()) {
+  for (const auto& m : opt.state()) {
     const auto* c = reinterpret_cast<const unsigned char*>(m.data());
     b.insert(b.end(), c, c + m.size() * sizeof(T));
   }
@@ -483,6 +483,51 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_exact) {
   rhonet::load_checkpoint(*latest, c);
   for (std::size_t k = start; k < 6; ++k) train_step(c, opt_c, k);
   BOOST_TEST((bytes_of(c) != expected));
+}
+
+// Adam keeps two moments per parameter and a step count (its bias correction): a resumed
+// Adam continues bit-exactly; a checkpoint of another optimiser type or other betas is refused.
+BOOST_AUTO_TEST_CASE(adam_resume_is_bit_exact) {
+  scratch s;
+  const rhonet::adam_options o{.lr = 0.01, .betas = {0.8, 0.99}, .weight_decay = 1e-2};
+  bn_net a;
+  init(a, 11);
+  rhonet::adam<float> opt_a(a.parameters(), o);
+  for (std::size_t k = 0; k < 3; ++k) train_step(a, opt_a, k);
+  const fs::path dir = s.root / "ckpt-3";
+  rhonet::save_checkpoint(dir, a, &opt_a);
+  for (std::size_t k = 3; k < 6; ++k) train_step(a, opt_a, k);
+  const nlohmann::json m = manifest_of(dir);
+  BOOST_TEST(m["optimizer"]["type"] == "adam");
+  BOOST_TEST(m["optimizer"]["beta1"] == 0.8);
+  BOOST_TEST(file_of(dir, "exp_avg_sq", a.parameters()[0]->name).find("exp_avg_sq-000") == 0u);
+
+  bn_net b;
+  init(b, 12);
+  rhonet::adam<float> opt_b(b.parameters(), o);
+  rhonet::load_checkpoint(dir, b, &opt_b);
+  BOOST_TEST(opt_b.step_count() == 3u);
+  for (std::size_t k = 3; k < 6; ++k) train_step(b, opt_b, k);
+  BOOST_TEST((bytes_of(b) == bytes_of(a)));
+  BOOST_TEST((opt_bytes(opt_b) == opt_bytes(opt_a)));
+
+  // Control: the weights alone (moments and step count restarting) give another trajectory.
+  bn_net c;
+  rhonet::adam<float> opt_c(c.parameters(), o);
+  rhonet::load_checkpoint(dir, c);
+  for (std::size_t k = 3; k < 6; ++k) train_step(c, opt_c, k);
+  BOOST_TEST((bytes_of(c) != bytes_of(a)));
+
+  bn_net d;
+  rhonet::adamw<float> opt_w(d.parameters(), {.lr = 0.01, .betas = {0.8, 0.99}, .weight_decay = 1e-2});
+  expect_data_error([&] { rhonet::load_checkpoint(dir, d, &opt_w); },
+                    {"manifest.json", "(optimizer)", "optimizer type \"adamw\"", "found \"adam\""});
+  rhonet::sgd<float> opt_s(d.parameters(), momentum_options());
+  expect_data_error([&] { rhonet::load_checkpoint(dir, d, &opt_s); }, {"optimizer type \"sgd\"", "found \"adam\""});
+  rhonet::adam<float> opt_o(d.parameters(), {.lr = 0.01, .weight_decay = 1e-2});
+  BOOST_CHECK_EXCEPTION(rhonet::load_checkpoint(dir, d, &opt_o), std::invalid_argument,
+                        [](const std::invalid_argument& e) { return std::string(e.what()).find("betas") != std::string::npos; });
+  BOOST_TEST(opt_o.step_count() == 0u);  // nothing was applied
 }
 
 BOOST_AUTO_TEST_CASE(resume_conv_weight_norm_is_bit_exact) {

@@ -1,14 +1,15 @@
-// Checkpoints: a folder with one .npy per tensor of state (parameters, BN state buffers, SGD
-// momentum buffers, any component's own) plus manifest.json (written last) describing them.
+// Checkpoints: a folder with one .npy per tensor of state (parameters, BN state buffers, the
+// optimiser's momentum or moments, any component's own) plus manifest.json (written last)
+// describing them.
 //
-//   save_checkpoint(dir, net, &opt, {{"epoch", 3}});       // opt may be nullptr
+//   save_checkpoint(dir, net, &opt, {{"epoch", 3}});       // opt: sgd, adam, adamw or nullptr
 //   nlohmann::json extra = load_checkpoint(dir, net, &opt);
 //   std::optional<path> p = latest_checkpoint(root);       // highest complete root/ckpt-<n>
 //   recover_checkpoints(root);                             // tidy up after a killed writer
 //
 // Composition: every stateful component saves and loads its own part through
-// checkpoint_writer / checkpoint_reader (below): the network its tensors, sgd its
-// hyperparameters, step count and momentum, the batcher its RNG, the trainer its epoch and
+// checkpoint_writer / checkpoint_reader (below): the network its tensors, the optimiser its
+// hyperparameters, step count and momentum (Adam: both moments), the batcher its RNG, the trainer its epoch and
 // configuration. No component reads another's part and nothing is stored twice.
 //
 // Crash safety: everything is written (and fsynced) into the sibling `dir.tmp-<pid>`, the
@@ -25,7 +26,10 @@
 //     "tensors": [ {"file", "name", "kind": "parameter" | "buffer" | "momentum" | ...,
 //                   "role": param role | "running_stat" | "momentum", "shape": [...]}, ... ],
 //     "optimizer": null | {"type": "sgd", "step_count", "buffers_initialised", "lr",
-//                          "momentum", "weight_decay", "nesterov"},
+//                          "momentum", "weight_decay", "nesterov"}
+//                      | {"type": "adam" | "adamw", "step_count", "lr", "beta1", "beta2", "eps",
+//                         "weight_decay"}   (tensors of kinds "exp_avg" and "exp_avg_sq"),
+//     "plateau": {"steps", "bad_epochs", "cooldown_left", "best", options}  (with that scheduler),
 //     "batcher": {"state"}, "trainer": {"epoch", "seconds", "config"}  (trainer checkpoints),
 //     "extra": <whatever the caller passed> }
 // Each .npy holds the tensor's logical shape (e.g. {out, in, k, k} for a conv kernel; the
@@ -35,12 +39,14 @@
 // Loading checks, before overwriting anything: the manifest parses, its dtype is T's, its
 // signature equals Net::signature(), and every tensor file exists with dtype T, C order, the
 // expected shape, the exact size and finite values. All failures are rhonet::data_error naming
-// the file, expected and found. With an optimizer, its momentum, weight_decay and nesterov
-// must match the saved ones (std::invalid_argument otherwise); lr and step count are restored.
+// the file, expected and found. With an optimizer, its type must be the saved one and its
+// hyperparameters (SGD: momentum, weight_decay, nesterov; Adam: betas, eps, weight_decay)
+// must match (std::invalid_argument otherwise); lr and step count are restored.
 #pragma once
 
 #include <algorithm>
 #include <charconv>
+#include <concepts>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -465,6 +471,28 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
 // returns the `extra` JSON saved with it. See the header comment for the checks.
 template <class Net>
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
+  using T = typename Net::value_type;
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
+  return detail::ckpt::load<T>(dir, Net::signature(), parts);
+}
+
+// The same with another optimiser (adam, adamw, or one of the user's with save_state and
+// load_state).
+template <class Net, class Opt>
+  requires(std::derived_from<Opt, optimizer<typename Net::value_type>> &&
+           !std::same_as<Opt, sgd<typename Net::value_type>>)
+void save_checkpoint(const std::filesystem::path& dir, Net& net, const Opt* opt,
+                     nlohmann::json extra = nlohmann::json::object()) {
+  using T = typename Net::value_type;
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
+  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
+}
+template <class Net, class Opt>
+  requires(std::derived_from<Opt, optimizer<typename Net::value_type>> &&
+           !std::same_as<Opt, sgd<typename Net::value_type>>)
+nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, Opt* opt) {
   using T = typename Net::value_type;
   std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
