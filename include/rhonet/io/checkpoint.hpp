@@ -31,6 +31,9 @@
 //                         "weight_decay"}   (tensors of kinds "exp_avg" and "exp_avg_sq"),
 //     "plateau": {"steps", "bad_epochs", "cooldown_left", "best", options}  (with that scheduler),
 //     "batcher": {"state"}, "trainer": {"epoch", "seconds", "config"}  (trainer checkpoints),
+//     "model": {"layers": [...], "preprocessing": null | {...}}  (save_checkpoint, save_model:
+//              each layer's settings (io/layer_settings.hpp) and the inputs' preprocessing
+//              (io/model_file.hpp); the trainer's checkpoints, of a type-erased model, have none),
 //     "extra": <whatever the caller passed> }
 // Each .npy holds the tensor's logical shape (e.g. {out, in, k, k} for a conv kernel; the
 // value matrix is the same memory in row-major order). Momentum buffers have the logical
@@ -71,6 +74,7 @@
 #include <rhonet/core/error.hpp>
 #include <rhonet/core/finite.hpp>
 #include <rhonet/core/parameter.hpp>
+#include <rhonet/io/layer_settings.hpp>
 #include <rhonet/io/npy.hpp>
 #include <rhonet/optim.hpp>
 
@@ -383,6 +387,22 @@ part<T> network_part(const std::vector<parameter<T>*>& params, const std::vector
           }};
 }
 
+// The network type's description: its layers with their settings and, if given, the
+// preprocessing of its inputs (the "model" section). Loading restores the layers' run-time
+// settings (batch norm's eps and momentum); checkpoints without the section load as before.
+template <class Net, class T = typename Net::value_type>
+part<T> model_part(Net& net, nlohmann::json preprocessing = nullptr) {
+  return {[&net, preprocessing](checkpoint_writer<T>& w) {
+            w.put_section("model", {{"layers", describe_layers(net)}, {"preprocessing", preprocessing}});
+          },
+          [&net](const checkpoint_reader<T>& r) {
+            if (!r.has_section("model")) return;
+            const nlohmann::json& m = r.section("model");
+            if (!m.contains("layers")) r.fail("model", "a field 'layers'", "no such field");
+            apply_layer_settings(net, m["layers"], r.manifest(), r.applying());
+          }};
+}
+
 // A component with save_state / load_state (a const one can only be saved).
 template <class C, class T = typename C::value_type>
 part<T> part_of(C& component) {
@@ -462,7 +482,8 @@ template <class Net>
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
                      nlohmann::json extra = nlohmann::json::object()) {
   using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
   detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
 }
@@ -472,7 +493,8 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
 template <class Net>
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
   using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
   return detail::ckpt::load<T>(dir, Net::signature(), parts);
 }
@@ -485,7 +507,8 @@ template <class Net, class Opt>
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const Opt* opt,
                      nlohmann::json extra = nlohmann::json::object()) {
   using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
   detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
 }
@@ -494,7 +517,8 @@ template <class Net, class Opt>
            !std::same_as<Opt, sgd<typename Net::value_type>>)
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, Opt* opt) {
   using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
   return detail::ckpt::load<T>(dir, Net::signature(), parts);
 }

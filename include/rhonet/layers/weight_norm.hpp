@@ -37,6 +37,11 @@ class weight_norm_layer {
   static constexpr bool has_weights = true;
   static constexpr int weight_degree = 1;  // in rho_k; the direction V is scale-free
 
+  // The wrapped layer's settings (a convolution's geometry).
+  template <class F> void for_each_setting(F&& f) const {
+    if constexpr (requires { inner_.for_each_setting(f); }) inner_.for_each_setting(f);
+  }
+
   weight_norm_layer() {
     const auto& w = inner_.weight();
     const std::string p = "layer" + std::to_string(Position);
