@@ -26,9 +26,8 @@ struct weight_norm_wraps_dense_or_conv2d {
 
 template <class T, std::size_t Position, class In, class InnerSpec>
 class weight_norm_layer {
-  using inner_type = typename InnerSpec::template bind<T, Position, In>;
-
  public:
+  using inner_type = typename InnerSpec::template bind<T, Position, In>;  // the wrapped layer
   using value_type = T;
   using in_shape = In;
   using out_shape = typename inner_type::out_shape;
