@@ -4,12 +4,13 @@
 //                    [--limit-train N] [--val N] [--limit-test N] [--seed S] [--out DIR]
 // Loads the data (Debian's dataset-fashion-mnist, or $RHONET_FASHION_MNIST), standardises it
 // per channel, trains a small conv net with SGD, reports validation accuracy each epoch, then
-// the test accuracy and confusion matrix; saves the model with its preprocessing statistics,
+// the test accuracy and confusion matrix; saves the model with its preprocessing (save_model),
 // loads it into a fresh network, checks that it predicts the same, and classifies one raw
 // test image. Exits 1 on any error, 2 on a bad command line.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -112,20 +113,20 @@ int main(int argc, char** argv) {
     std::printf("test accuracy %.4f\nconfusion matrix (rows: true class, columns: predicted)\n%s", cm.accuracy(),
                 cm.str(class_names).c_str());
 
-    // Save the weights, the BN running statistics, the optimizer and the preprocessing; load
-    // them into a fresh network and check that it predicts exactly the same.
+    // Save the model for inference (weights, BN running statistics, each layer's settings and
+    // the preprocessing of its inputs); load it into a fresh network and check that it
+    // predicts exactly the same.
     const std::string model = out + "/model";
-    save_checkpoint(model, *net, &opt, {{"channel_stats", stats}, {"loss", loss_name}, {"epochs", epochs}});
+    save_model(*net, model, preprocessing<float>{.standardise = stats});
     auto loaded = std::make_unique<net_t>();
-    const nlohmann::json extra = load_checkpoint(model, *loaded);
-    const auto loaded_stats = extra.at("channel_stats").get<channel_stats<float>>();
+    const std::optional<preprocessing<float>> pre = load_model(*loaded, model);
+    if (!pre) throw std::runtime_error(model + ": no preprocessing recorded");
     const confusion_matrix again = evaluate_on(*loaded, test);
     std::printf("saved to %s and loaded back: test accuracy %.4f\n", model.c_str(), again.accuracy());
     if (again.correct() != cm.correct()) throw std::runtime_error("the loaded model predicts differently");
 
-    // One raw image, as an application would get it: the saved statistics, then predict.
-    matrix<float> image = raw_image;
-    standardise(image, loaded_stats);
+    // One raw image, as an application would get it: the saved preprocessing, then predict.
+    const matrix<float> image = pre->apply(raw_image);
     const matrix<float>& scores = predict(*loaded, image);
     const std::size_t cls = argmax(scores)[0];
     std::printf("test image 0 (true class %s): predicted %s", class_names[std::size_t(test.label[0])].c_str(),

@@ -1,6 +1,7 @@
-// Checkpoints: exact round trips (parameters, BN running statistics, SGD momentum), standard
-// npy files, clear errors for every kind of mismatch or damage, latest_checkpoint, and a
-// bit-exact resume of training.
+// Checkpoints: exact round trips (parameters, BN running statistics, SGD momentum, Adam's
+// moments), standard npy files, clear errors for every kind of mismatch or damage,
+// latest_checkpoint, a bit-exact resume of training; saved models (save_model / load_model)
+// with their layers' settings and preprocessing.
 #define BOOST_TEST_MODULE rhonet_checkpoint
 #include <boost/test/unit_test.hpp>
 
@@ -22,10 +23,13 @@
 
 #include <rhonet/init.hpp>
 #include <rhonet/io/checkpoint.hpp>
+#include <rhonet/io/model_file.hpp>
 #include <rhonet/io/npy.hpp>
+#include <rhonet/layers/avg_pool2d.hpp>
 #include <rhonet/layers/batch_norm.hpp>
 #include <rhonet/layers/conv2d.hpp>
 #include <rhonet/layers/dense.hpp>
+#include <rhonet/layers/dropout.hpp>
 #include <rhonet/layers/flatten.hpp>
 #include <rhonet/layers/input.hpp>
 #include <rhonet/layers/relu.hpp>
@@ -33,6 +37,7 @@
 #include <rhonet/loss.hpp>
 #include <rhonet/network.hpp>
 #include <rhonet/optim.hpp>
+#include <rhonet/predict.hpp>
 
 #include "support/reliability_support.hpp"
 
@@ -46,6 +51,11 @@ using conv_net = rhonet::network<rhonet::input<2, 6, 6>, rhonet::weight_norm<rho
                                  rhonet::relu, rhonet::conv2d<4, 3, 2, 1>,
                                  rhonet::batch_norm<rhonet::affine::scale_shift>, rhonet::relu, rhonet::flatten,
                                  rhonet::dense<1>>;
+using deploy_net = rhonet::network<rhonet::input<2, 4, 4>, rhonet::conv2d<3, 3, 1, 1>,
+                                   rhonet::batch_norm<rhonet::affine::scale_shift>, rhonet::relu,
+                                   rhonet::avg_pool2d<2>, rhonet::flatten, rhonet::dropout<0.5>,
+                                   rhonet::dense<4, rhonet::bias::on>, rhonet::batch_norm<>, rhonet::relu,
+                                   rhonet::dense<3, rhonet::bias::on>>;
 using other_net = rhonet::network<rhonet::input<6>, rhonet::dense<5>, rhonet::relu, rhonet::dense<1>>;
 
 namespace {
@@ -82,9 +92,9 @@ rhonet::sgd_options momentum_options() {
   return o;
 }
 
-// One SGD step on the square loss for batch `k` (deterministic inputs and targets).
+// One optimiser step on the square loss for batch `k` (deterministic inputs and targets).
 template <class Net>
-void train_step(Net& net, rhonet::sgd<typename Net::value_type>& opt, std::size_t k) {
+void train_step(Net& net, rhonet::optimizer<typename Net::value_type>& opt, std::size_t k) {
   using T = typename Net::value_type;
   const matrix<T> x = batch_of<T>(8, Net::input_size, 1000 + k);
   const matrix<T> y = batch_of<T>(8, Net::output_size, 2000 + k);
@@ -102,9 +112,9 @@ void init(Net& net, std::uint64_t seed) {
 }
 
 template <class T>
-std::vector<unsigned char> opt_bytes(const rhonet::sgd<T>& opt) {
+std::vector<unsigned char> opt_bytes(const rhonet::optimizer<T>& opt) {
   std::vector<unsigned char> b;
-  for (const auto& m : opt.buffers()) {
+  for (const auto& m : opt.state()) {
     const auto* c = reinterpret_cast<const unsigned char*>(m.data());
     b.insert(b.end(), c, c + m.size() * sizeof(T));
   }
@@ -485,6 +495,51 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_exact) {
   BOOST_TEST((bytes_of(c) != expected));
 }
 
+// Adam keeps two moments per parameter and a step count (its bias correction): a resumed
+// Adam continues bit-exactly; a checkpoint of another optimiser type or other betas is refused.
+BOOST_AUTO_TEST_CASE(adam_resume_is_bit_exact) {
+  scratch s;
+  const rhonet::adam_options o{.lr = 0.01, .betas = {0.8, 0.99}, .weight_decay = 1e-2};
+  bn_net a;
+  init(a, 11);
+  rhonet::adam<float> opt_a(a.parameters(), o);
+  for (std::size_t k = 0; k < 3; ++k) train_step(a, opt_a, k);
+  const fs::path dir = s.root / "ckpt-3";
+  rhonet::save_checkpoint(dir, a, &opt_a);
+  for (std::size_t k = 3; k < 6; ++k) train_step(a, opt_a, k);
+  const nlohmann::json m = manifest_of(dir);
+  BOOST_TEST(m["optimizer"]["type"] == "adam");
+  BOOST_TEST(m["optimizer"]["beta1"] == 0.8);
+  BOOST_TEST(file_of(dir, "exp_avg_sq", a.parameters()[0]->name).find("exp_avg_sq-000") == 0u);
+
+  bn_net b;
+  init(b, 12);
+  rhonet::adam<float> opt_b(b.parameters(), o);
+  rhonet::load_checkpoint(dir, b, &opt_b);
+  BOOST_TEST(opt_b.step_count() == 3u);
+  for (std::size_t k = 3; k < 6; ++k) train_step(b, opt_b, k);
+  BOOST_TEST((bytes_of(b) == bytes_of(a)));
+  BOOST_TEST((opt_bytes(opt_b) == opt_bytes(opt_a)));
+
+  // Control: the weights alone (moments and step count restarting) give another trajectory.
+  bn_net c;
+  rhonet::adam<float> opt_c(c.parameters(), o);
+  rhonet::load_checkpoint(dir, c);
+  for (std::size_t k = 3; k < 6; ++k) train_step(c, opt_c, k);
+  BOOST_TEST((bytes_of(c) != bytes_of(a)));
+
+  bn_net d;
+  rhonet::adamw<float> opt_w(d.parameters(), {.lr = 0.01, .betas = {0.8, 0.99}, .weight_decay = 1e-2});
+  expect_data_error([&] { rhonet::load_checkpoint(dir, d, &opt_w); },
+                    {"manifest.json", "(optimizer)", "optimizer type \"adamw\"", "found \"adam\""});
+  rhonet::sgd<float> opt_s(d.parameters(), momentum_options());
+  expect_data_error([&] { rhonet::load_checkpoint(dir, d, &opt_s); }, {"optimizer type \"sgd\"", "found \"adam\""});
+  rhonet::adam<float> opt_o(d.parameters(), {.lr = 0.01, .weight_decay = 1e-2});
+  BOOST_CHECK_EXCEPTION(rhonet::load_checkpoint(dir, d, &opt_o), std::invalid_argument,
+                        [](const std::invalid_argument& e) { return std::string(e.what()).find("betas") != std::string::npos; });
+  BOOST_TEST(opt_o.step_count() == 0u);  // nothing was applied
+}
+
 BOOST_AUTO_TEST_CASE(resume_conv_weight_norm_is_bit_exact) {
   scratch s;
   conv_net a;
@@ -499,4 +554,134 @@ BOOST_AUTO_TEST_CASE(resume_conv_weight_norm_is_bit_exact) {
   for (std::size_t k = 3; k < 6; ++k) train_step(b, opt_b, k);
   BOOST_TEST((bytes_of(b) == bytes_of(a)));
   BOOST_TEST((opt_bytes(opt_b) == opt_bytes(opt_a)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saved models: the manifest describes each layer's settings; load_model restores weights,
+// statistics and batch norm's eps and momentum, returns the preprocessing, and refuses a model
+// of another network.
+namespace {
+
+// A deploy_net trained a few steps (so that BN statistics and weights are not their initial
+// values), with non-default BN eps and momentum.
+struct saved_model {
+  scratch s;
+  deploy_net net;
+  rhonet::preprocessing<float> pre;
+  fs::path dir;
+  saved_model() {
+    init(net, 5);
+    net.layer<1>().eps = 1e-3f;
+    net.layer<1>().momentum = 0.3f;
+    net.layer<7>().eps = 2e-4f;
+    rhonet::sgd<float> opt(net.parameters(), momentum_options());
+    for (std::size_t k = 0; k < 3; ++k) train_step(net, opt, k);
+    pre.standardise = rhonet::channel_stats<float>{{0.5f, -0.25f}, {2.f, 0.5f}};
+    pre.unit_norm = true;
+    dir = s.root / "model";
+    rhonet::save_model(net, dir, pre);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(model_manifest_records_layer_settings) {
+  saved_model a;
+  const nlohmann::json layers = manifest_of(a.dir)["model"]["layers"];
+  BOOST_TEST_REQUIRE(layers.size() == deploy_net::layer_count);
+  BOOST_TEST(layers[0]["layer"] == "conv2d<3,3,1,1>");
+  BOOST_TEST(layers[0]["stride"] == 1);
+  BOOST_TEST(layers[0]["padding"] == 1);
+  BOOST_TEST(layers[0]["kernel"] == 3);
+  BOOST_TEST((layers[0]["in_shape"] == nlohmann::json::array({2, 4, 4})));
+  BOOST_TEST(layers[1]["affine"] == "scale_shift");
+  BOOST_TEST(float(layers[1]["eps"].get<double>()) == 1e-3f);
+  BOOST_TEST(float(layers[1]["momentum"].get<double>()) == 0.3f);
+  BOOST_TEST(layers[3]["kernel"] == 2);
+  BOOST_TEST(layers[3]["stride"] == 2);
+  BOOST_TEST(layers[5]["p"] == 0.5);
+  BOOST_TEST(layers[6]["bias"] == true);
+  BOOST_TEST(layers[7]["affine"] == "none");
+  BOOST_TEST((layers[9]["out_shape"] == nlohmann::json::array({3})));
+  const nlohmann::json pre = manifest_of(a.dir)["model"]["preprocessing"];
+  BOOST_TEST((pre["channel_stats"]["mean"] == nlohmann::json::array({0.5, -0.25})));
+  BOOST_TEST(pre["unit_norm"] == true);
+  BOOST_TEST(pre["bias_input"].is_null());
+  BOOST_TEST(manifest_of(a.dir)["optimizer"].is_null());  // a model, not a training state
+}
+
+BOOST_AUTO_TEST_CASE(load_model_restores_predictions_settings_and_preprocessing) {
+  saved_model a;
+  deploy_net b;
+  init(b, 99);
+  const auto pre = rhonet::load_model(b, a.dir);
+  BOOST_TEST((bytes_of(b) == bytes_of(a.net)));
+  BOOST_TEST(b.layer<1>().eps == 1e-3f);  // not the default 1e-5
+  BOOST_TEST(b.layer<1>().momentum == 0.3f);
+  BOOST_TEST(b.layer<7>().eps == 2e-4f);
+  BOOST_TEST_REQUIRE(pre.has_value());
+  BOOST_TEST(pre->unit_norm);
+  BOOST_TEST(!pre->bias_input.has_value());
+  BOOST_TEST_REQUIRE(pre->standardise.has_value());
+  BOOST_TEST((pre->standardise->stddev == std::vector<float>{2.f, 0.5f}));
+  const matrix<float> raw = batch_of<float>(5, 32, 77);
+  const matrix<float> expected = rhonet::predict(a.net, a.pre.apply(raw));
+  BOOST_TEST((rhonet::predict(b, pre->apply(raw)) == expected));
+  // apply: standardised per channel (16 values each), then each row to unit norm.
+  const matrix<float> x = pre->apply(raw);
+  double n0 = 0;
+  for (std::size_t c = 0; c < 32; ++c) n0 += double(x(0, c)) * double(x(0, c));
+  BOOST_TEST(std::abs(n0 - 1.0) < 1e-6);
+  BOOST_TEST(std::abs(double(x(0, 20)) / double(x(0, 0)) -
+                      ((double(raw(0, 20)) + 0.25) / 0.5) / ((double(raw(0, 0)) - 0.5) / 2.0)) < 1e-5);
+  // bias_input appends a constant column.
+  rhonet::preprocessing<float> with_bias{.bias_input = 1.f};
+  const matrix<float> xb = with_bias.apply(raw);
+  BOOST_TEST(xb.shape()[1] == 33u);
+  BOOST_TEST(xb(4, 32) == 1.f);
+  // load_checkpoint restores the settings too; a checkpoint saved with an optimizer loads as a model.
+  deploy_net c;
+  rhonet::load_checkpoint(a.dir, c);
+  BOOST_TEST(c.layer<1>().eps == 1e-3f);
+  saved_bn t;
+  bn_net d;
+  BOOST_TEST(!rhonet::load_model(d, t.dir).has_value());
+  BOOST_TEST((bytes_of(d) == bytes_of(t.net)));
+}
+
+BOOST_AUTO_TEST_CASE(load_model_refuses_another_network_naming_the_file) {
+  saved_model a;
+  other_net b;
+  init(b, 3);
+  const auto before = bytes_of(b);
+  expect_data_error([&] { rhonet::load_model(b, a.dir); },
+                    {(a.dir / "manifest.json").string(), other_net::signature(), deploy_net::signature()});
+  BOOST_TEST((bytes_of(b) == before));
+}
+
+// Checkpoints written before the "model" section (and models whose section was removed) load;
+// a damaged setting is refused before anything changes.
+BOOST_AUTO_TEST_CASE(models_without_settings_load_and_bad_settings_are_refused) {
+  saved_model a;
+  nlohmann::json m = manifest_of(a.dir);
+  nlohmann::json old = m;
+  old.erase("model");
+  write_file(a.dir / "manifest.json", old.dump());
+  deploy_net b;
+  BOOST_TEST(!rhonet::load_model(b, a.dir).has_value());
+  BOOST_TEST((bytes_of(b) == bytes_of(a.net)));
+  BOOST_TEST(b.layer<1>().eps == 1e-5f);  // the network's own, unchanged
+
+  m["model"]["layers"][1]["eps"] = "small";
+  write_file(a.dir / "manifest.json", m.dump());
+  deploy_net c;
+  const auto before = bytes_of(c);
+  expect_data_error([&] { rhonet::load_model(c, a.dir); },
+                    {"manifest.json", "model.layers[1]", "a finite number 'eps'", "\"small\""});
+  BOOST_TEST((bytes_of(c) == before));
+  m["model"]["layers"][1]["eps"] = 1e-3;
+  m["model"]["preprocessing"]["unit_norm"] = 3;
+  write_file(a.dir / "manifest.json", m.dump());
+  expect_data_error([&] { rhonet::load_model(c, a.dir); }, {"model.preprocessing", "unit_norm"});
+  BOOST_TEST((bytes_of(c) == before));
 }

@@ -233,6 +233,66 @@ BOOST_AUTO_TEST_CASE(resume_is_bit_identical_to_an_unbroken_run) {
   BOOST_TEST(read_text(dir.path / "broken" / "margins.csv") == read_text(dir.path / "straight" / "margins.csv"));
 }
 
+// The same with Adam and the plateau scheduler: both moments, the step count, the lr the
+// scheduler lowered and its counters all come back from the checkpoint.
+BOOST_AUTO_TEST_CASE(adam_with_plateau_resumes_bit_identically) {
+  scratch dir("resume_adam");
+  const auto train_set = clouds(100, 6), test_set = clouds(40, 7);
+  using net_t = network<input<17>, dense<16>, batch_norm<>, relu, dense<16>, batch_norm<>, relu, dense<1>>;
+  auto opt = quiet_options(6);
+  opt.sgd = {};
+  opt.adam = adam_options{.lr = 0.02, .betas = {0.85, 0.99}, .weight_decay = 1e-3};
+  // Halves the lr unless the epoch's loss drops by a third: reductions before and after the break.
+  opt.plateau = plateau_options{.factor = 0.5, .patience = 0, .threshold = 0.33};
+
+  auto straight = std::make_unique<net_t>();
+  init_frobenius(straight->parameters(), 1.0, 9);
+  opt.out_dir = dir.path / "straight";
+  const auto s = train(*straight, train_set, test_set, opt);
+  std::vector<double> lrs;
+  for (const observation& o : s.history)
+    if (o.epoch >= 1) lrs.push_back(o.lr);
+  BOOST_TEST_REQUIRE(lrs.size() == 6u);
+  BOOST_TEST(lrs[0] == 0.02);
+  BOOST_TEST(lrs[3] < lrs[2]);  // the state that crosses the break matters
+  BOOST_TEST(lrs[5] < lrs[3]);
+  const auto summary = nlohmann::json::parse(read_text(opt.out_dir / "summary.json"));
+  BOOST_TEST(summary["config"]["optimizer"] == "adam");
+  BOOST_TEST((summary["config"]["betas"] == nlohmann::json::array({0.85, 0.99})));
+  BOOST_TEST(summary["config"]["plateau"]["metric"] == "epoch_loss");
+
+  struct stop {};
+  auto broken = std::make_unique<net_t>();
+  init_frobenius(broken->parameters(), 1.0, 9);
+  opt.out_dir = dir.path / "broken";
+  opt.checkpoint_dir = dir.path / "broken-ckpt";
+  opt.on_epoch = [](std::size_t epoch) {
+    if (epoch == 3) throw stop{};
+  };
+  BOOST_CHECK_THROW(train(*broken, train_set, test_set, opt), stop);
+  auto resumed = std::make_unique<net_t>();
+  init_frobenius(resumed->parameters(), 3.0, 77);
+  opt.on_epoch = {};
+  opt.resume = true;
+  const auto r = train(*resumed, train_set, test_set, opt);
+  BOOST_TEST(r.resumed_from_epoch == 3u);
+  BOOST_TEST((bytes_of(*resumed) == bytes_of(*straight)));
+  BOOST_TEST(without_column(read_text(dir.path / "broken" / "observations.csv"), "seconds") ==
+             without_column(read_text(dir.path / "straight" / "observations.csv"), "seconds"));
+
+  // The checkpoint of an Adam run does not resume with other betas, nor with SGD.
+  auto other = std::make_unique<net_t>();
+  opt.adam->betas = {0.9, 0.99};
+  BOOST_CHECK_EXCEPTION(train(*other, train_set, test_set, opt), data_error, [](const data_error& e) {
+    return contains(e.what(), "betas");
+  });
+  opt.adam.reset();
+  opt.sgd = {.lr = 0.02};
+  BOOST_CHECK_EXCEPTION(train(*other, train_set, test_set, opt), data_error, [](const data_error& e) {
+    return contains(e.what(), "optimizer \"sgd\"") && contains(e.what(), "found optimizer \"adam\"");
+  });
+}
+
 BOOST_AUTO_TEST_CASE(same_seed_gives_identical_csv) {
   scratch dir("determinism");
   const auto train_set = clouds(96, 8), test_set = clouds(32, 9);

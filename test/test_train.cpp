@@ -321,3 +321,47 @@ BOOST_AUTO_TEST_CASE(a_stop_request_ends_the_run_after_its_step) {
   BOOST_TEST(r.resumed_from_epoch == 1u);
   fs::remove_all(out);
 }
+
+// The optimiser and plateau options: one optimiser, a known metric, no schedule with the
+// plateau scheduler; each refusal names what to change.
+BOOST_AUTO_TEST_CASE(optimiser_choice_is_checked) {
+  const auto a = class_clouds(64, 3, 11);
+  auto net = std::make_unique<net3>();
+  model_of<net3> m(*net);
+  auto refused = [&](trainer_options o, const std::string& part) {
+    BOOST_CHECK_EXCEPTION(trainer<float>(m, a, o), std::invalid_argument, [&](const std::invalid_argument& e) {
+      BOOST_TEST_MESSAGE(e.what());
+      return std::string(e.what()).find(part) != std::string::npos;
+    });
+  };
+  refused({.adam = adam_options{}, .adamw = adamw_options{}}, "both adam and adamw");
+  refused({.sgd = {.lr = 0.1}, .adam = adam_options{}}, "both sgd and adam");
+  refused({.schedule = lr_schedule::constant(0.1), .plateau = plateau_options{}}, "both schedule and plateau");
+  refused({.plateau = plateau_options{}, .plateau_metric = "test_los"}, "expected one of epoch_loss, epoch_error");
+  trainer<float> t(m, a, {.adamw = adamw_options{.lr = 0.003}});
+  BOOST_TEST(std::string(t.optimizer().type()) == "adamw");
+  BOOST_TEST(t.optimizer().lr() == 0.003);
+  BOOST_TEST(t.plateau() == nullptr);
+  BOOST_TEST(dynamic_cast<adamw<float>*>(&t.optimizer()) != nullptr);
+}
+
+// A plateau metric taken from the observations steps the scheduler on observed epochs only,
+// with that observation's value.
+BOOST_AUTO_TEST_CASE(plateau_on_an_observed_metric) {
+  const auto a = class_clouds(64, 3, 12), test_set = class_clouds(30, 3, 13);
+  auto net = std::make_unique<net3>();
+  init_frobenius(net->parameters(), 1.0, 3);
+  model_of<net3> m(*net);
+  trainer<float> t(m, a,
+                   {.epochs = 5, .batch = 16, .adam = adam_options{.lr = 0.01},
+                    .plateau = plateau_options{.patience = 0, .threshold = 10.0, .threshold_mode = plateau_threshold::abs},
+                    .plateau_metric = "test_loss",
+                    .observe_epochs = {2, 4}, .observe_early_steps = false});
+  t.add(std::make_unique<paper_observables<float>>(test_set));
+  t.run();
+  BOOST_TEST_REQUIRE(t.plateau() != nullptr);
+  BOOST_TEST(t.plateau()->steps() == 2u);  // epochs 2 and 4
+  BOOST_TEST(t.plateau()->best() == t.history().at(1).test_loss);  // the first value is the best one
+  // An improvement must be by 10 (the loss is below that): epoch 4 is not one and lowers the lr.
+  BOOST_TEST(std::abs(t.optimizer().lr() - 0.001) <= 1e-12);
+}

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <memory>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -485,6 +487,214 @@ BOOST_AUTO_TEST_CASE(invalid_configurations_throw) {
   BOOST_CHECK_THROW(opt.set_lr(-0.1), std::invalid_argument);
   w.grad = matrix<double>::from_shape({1, 3});  // changed behind the optimizer's back
   BOOST_CHECK_THROW(opt.step(), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Adam and AdamW against PyTorch's documented algorithms, written here from their formulas
+// (the library computes them in PyTorch's implementation order: step size lr / (1 - beta1^t),
+// denominator sqrt(v) / sqrt(1 - beta2^t) + eps).
+BOOST_AUTO_TEST_SUITE(adaptive)
+
+namespace {
+
+struct reference_adam {
+  double lr, b1, b2, eps, wd;
+  bool decoupled;  // AdamW
+  std::vector<double> m, v;
+  int t = 0;
+  // One step of torch.optim.Adam / AdamW's algorithm box on the entries w with gradients g.
+  void step(std::vector<double>& w, const std::vector<double>& g, bool decays) {
+    if (m.empty()) m.assign(w.size(), 0.0), v.assign(w.size(), 0.0);
+    ++t;
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      double gk = g[k];
+      if (decays && decoupled) w[k] = w[k] - lr * wd * w[k];
+      if (decays && !decoupled) gk = gk + wd * w[k];
+      m[k] = b1 * m[k] + (1 - b1) * gk;
+      v[k] = b2 * v[k] + (1 - b2) * gk * gk;
+      const double mhat = m[k] / (1 - std::pow(b1, t)), vhat = v[k] / (1 - std::pow(b2, t));
+      w[k] = w[k] - lr * mhat / (std::sqrt(vhat) + eps);
+    }
+  }
+};
+
+std::vector<double> values(const parameter<double>& p) { return {p.value.begin(), p.value.end()}; }
+
+// A gradient that depends on the weights and on the step: (w - c) s_t + sin(1.3 t + 0.7 k).
+void set_grad(parameter<double>& p, int t) {
+  for (std::size_t k = 0; k < p.value.size(); ++k)
+    p.grad.data()[k] = (p.value.data()[k] - 0.3) * (1.0 + 0.5 * std::cos(double(t))) + std::sin(1.3 * t + 0.7 * double(k));
+}
+
+// Runs the optimiser and the reference side by side for 8 steps on a decayed weight and an
+// undecayed bias; every entry must agree to 1e-12 after every step.
+template <class Opt>
+void matches_reference(Opt& opt, parameter<double>& w, parameter<double>& b, reference_adam rw, reference_adam rb) {
+  std::vector<double> ew = values(w), eb = values(b);
+  for (int t = 1; t <= 8; ++t) {
+    set_grad(w, t);
+    set_grad(b, t + 100);
+    const std::vector<double> gw(w.grad.begin(), w.grad.end()), gb(b.grad.begin(), b.grad.end());
+    opt.step();
+    rw.step(ew, gw, true);
+    rb.step(eb, gb, false);
+    BOOST_TEST_CONTEXT("step " << t) {
+      check_close(w.value, ew, 1e-12);
+      check_close(b.value, eb, 1e-12);
+    }
+  }
+  BOOST_TEST(opt.step_count() == 8u);
+}
+
+parameter<double> weight_2x3() {
+  parameter<double> w("w", param_role::weight, {2, 3}, 2, 3);
+  for (std::size_t k = 0; k < 6; ++k) w.value.data()[k] = 0.4 * double(k) - 1.1;
+  return w;
+}
+parameter<double> bias_3() {
+  parameter<double> b("b", param_role::bias, {3}, 1, 3);
+  for (std::size_t k = 0; k < 3; ++k) b.value.data()[k] = 0.2 - 0.3 * double(k);
+  return b;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(adam_matches_pytorch_algorithm) {
+  auto w = weight_2x3();
+  auto b = bias_3();
+  const rhonet::adam_options o{.lr = 0.05, .betas = {0.8, 0.95}, .eps = 1e-6, .weight_decay = 0.1};
+  rhonet::adam<double> opt({&w, &b}, o);
+  BOOST_TEST(opt.decays(0));
+  BOOST_TEST(!opt.decays(1));  // a bias is not in the default decay roles
+  BOOST_TEST(std::string(opt.type()) == "adam");
+  matches_reference(opt, w, b, {0.05, 0.8, 0.95, 1e-6, 0.1, false, {}, {}}, {0.05, 0.8, 0.95, 1e-6, 0.1, false, {}, {}});
+  BOOST_TEST(opt.exp_avg().size() == 2u);
+  BOOST_TEST(opt.exp_avg_sq()[1].size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(adamw_matches_pytorch_algorithm) {
+  auto w = weight_2x3();
+  auto b = bias_3();
+  const rhonet::adamw_options o{.lr = 0.05, .betas = {0.8, 0.95}, .eps = 1e-6, .weight_decay = 0.1};
+  rhonet::adamw<double> opt({&w, &b}, o);
+  BOOST_TEST(std::string(opt.type()) == "adamw");
+  matches_reference(opt, w, b, {0.05, 0.8, 0.95, 1e-6, 0.1, true, {}, {}}, {0.05, 0.8, 0.95, 1e-6, 0.1, true, {}, {}});
+}
+
+BOOST_AUTO_TEST_CASE(adamw_differs_from_adam_only_through_the_decay) {
+  auto run = [](bool decoupled, double wd) {
+    auto w = weight_2x3();
+    auto b = bias_3();
+    std::unique_ptr<rhonet::optimizer<double>> opt;
+    if (decoupled) opt = std::make_unique<rhonet::adamw<double>>(std::vector{&w, &b}, rhonet::adamw_options{.lr = 0.05, .weight_decay = wd});
+    else opt = std::make_unique<rhonet::adam<double>>(std::vector{&w, &b}, rhonet::adam_options{.lr = 0.05, .weight_decay = wd});
+    for (int t = 1; t <= 5; ++t) {
+      set_grad(w, t);
+      set_grad(b, t + 100);
+      opt->step();
+    }
+    return std::pair{values(w), values(b)};
+  };
+  const auto adam = run(false, 0.1), adamw = run(true, 0.1);
+  double diff = 0;
+  for (std::size_t k = 0; k < adam.first.size(); ++k) diff = std::max(diff, std::abs(adam.first[k] - adamw.first[k]));
+  BOOST_TEST(diff > 1e-4);                   // the decayed weight moves differently
+  BOOST_TEST((adam.second == adamw.second));  // the undecayed bias identically
+  BOOST_TEST((run(false, 0.0) == run(true, 0.0)));  // without decay they are the same rule
+}
+
+BOOST_AUTO_TEST_CASE(float_adam_matches_double) {
+  auto wd = weight_2x3();
+  parameter<float> wf("w", param_role::weight, {2, 3}, 2, 3);
+  for (std::size_t k = 0; k < 6; ++k) wf.value.data()[k] = float(wd.value.data()[k]);
+  rhonet::adam<double> od({&wd}, {.lr = 0.01, .weight_decay = 0.01});
+  rhonet::adam<float> of({&wf}, {.lr = 0.01, .weight_decay = 0.01});
+  for (int t = 1; t <= 5; ++t) {
+    set_grad(wd, t);
+    for (std::size_t k = 0; k < 6; ++k) wf.grad.data()[k] = float(wd.grad.data()[k]);
+    od.step();
+    of.step();
+  }
+  check_close(wf.value, values(wd), 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(adam_lr_and_invalid_configurations) {
+  auto w = weight_2x3();
+  using o = rhonet::adam_options;
+  BOOST_CHECK_THROW(rhonet::adam<double>({&w}, o{.lr = -1}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::adam<double>({&w}, o{.betas = {1.0, 0.999}}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::adam<double>({&w}, o{.betas = {0.9, -0.1}}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::adam<double>({&w}, o{.eps = -1e-8}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::adam<double>({&w}, o{.weight_decay = -1}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::adam<double>({&w, &w}, o{}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::adamw<double>({&w, nullptr}, {}), std::invalid_argument);
+  rhonet::adamw<double> opt({&w}, {});
+  BOOST_TEST(opt.options().weight_decay == 0.01);  // PyTorch's AdamW default
+  opt.set_lr(0.5);
+  BOOST_TEST(opt.lr() == 0.5);
+  BOOST_TEST(opt.options().lr == 0.5);
+  BOOST_CHECK_THROW(opt.set_lr(-0.1), std::invalid_argument);
+  w.grad = matrix<double>::from_shape({3, 2});  // reshaped behind the optimiser's back
+  BOOST_CHECK_THROW(opt.step(), std::invalid_argument);
+  BOOST_TEST(opt.step_count() == 0u);
+}
+
+// ReduceLROnPlateau's rule (plateau.hpp, from PyTorch's documentation), on fixed metric
+// sequences; the expected learning rates are worked out by hand below.
+BOOST_AUTO_TEST_CASE(plateau_steps_as_pytorch) {
+  // min, rel threshold 0.1, patience 2, factor 0.5, cooldown 1, min_lr 0.2, lr 1:
+  //  1: 10   best inf -> better, best 10                        lr 1
+  //  2: 9.5  not < 9: bad 1;  3: 9.2 bad 2                      lr 1
+  //  4: 9.1  bad 3 > 2: lr 0.5, cooldown 1, bad 0               lr 0.5
+  //  5: 9.0  not < 9: bad 1, in cooldown: bad 0, cooldown 0     lr 0.5
+  //  6: 8.9  < 9: best 8.9 (next threshold 8.01)                lr 0.5
+  //  7, 8: bad 1, 2;  9: bad 3: lr 0.25, cooldown 1             lr 0.25
+  // 10: cooldown;  11, 12: bad 1, 2;  13: lr max(0.125, 0.2)   lr 0.2
+  // 14: cooldown;  15, 16: bad;  17: max(0.1, 0.2) = 0.2: no change (0 <= eps)
+  rhonet::reduce_lr_on_plateau p({.factor = 0.5, .patience = 2, .threshold = 0.1, .cooldown = 1, .min_lr = 0.2});
+  const std::vector<double> metric = {10, 9.5, 9.2, 9.1, 9.0, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9, 8.9};
+  const std::vector<double> expected = {1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2, 0.2, 0.2};
+  double lr = 1;
+  for (std::size_t e = 0; e < metric.size(); ++e) {
+    lr = p.step(metric[e], lr);
+    BOOST_TEST_CONTEXT("epoch " << e + 1) { BOOST_TEST(lr == expected[e]); }
+  }
+  BOOST_TEST(p.best() == 8.9);
+  BOOST_TEST(p.steps() == metric.size());
+
+  // max, abs threshold 0.5, patience 0, factor 0.1:
+  //  1: 1 better;  2: 1.4 not > 1.5: bad 1 > 0: lr 0.1;  3: 2.0 > 1.5 better;  4: 2.4 not > 2.5: lr 0.01
+  rhonet::reduce_lr_on_plateau q({.mode = rhonet::plateau_mode::max, .patience = 0, .threshold = 0.5,
+                                  .threshold_mode = rhonet::plateau_threshold::abs});
+  const std::vector<double> acc = {1, 1.4, 2.0, 2.4};
+  const std::vector<double> lrs = {1, 0.1, 0.1, 0.01};
+  lr = 1;
+  for (std::size_t e = 0; e < acc.size(); ++e) {
+    lr = q.step(acc[e], lr);
+    BOOST_TEST_CONTEXT("epoch " << e + 1) { BOOST_TEST(std::abs(lr - lrs[e]) <= 1e-15); }
+  }
+
+  // A NaN metric is never an improvement; defaults are PyTorch's (patience 10).
+  rhonet::reduce_lr_on_plateau d;
+  lr = 1;
+  lr = d.step(1.0, lr);
+  for (int e = 0; e < 10; ++e) lr = d.step(std::nan(""), lr);
+  BOOST_TEST(lr == 1.0);
+  lr = d.step(std::nan(""), lr);
+  BOOST_TEST(std::abs(lr - 0.1) <= 1e-16);
+
+  // Driving an optimiser.
+  auto w = weight_2x3();
+  rhonet::adam<double> opt({&w}, {.lr = 0.2});
+  rhonet::reduce_lr_on_plateau r({.factor = 0.5, .patience = 0});
+  r.step(1.0, opt);
+  r.step(1.0, opt);
+  BOOST_TEST(opt.lr() == 0.1);
+
+  BOOST_CHECK_THROW(rhonet::reduce_lr_on_plateau({.factor = 1.0}), std::invalid_argument);
+  BOOST_CHECK_THROW(rhonet::reduce_lr_on_plateau({.min_lr = -1}), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -19,3 +19,5 @@
 #include <rhonet/io/folder_lock.hpp>
 #include <rhonet/io/checkpoint.hpp>
 #include <rhonet/io/channel_stats.hpp>
+#include <rhonet/io/layer_settings.hpp>
+#include <rhonet/io/model_file.hpp>

@@ -1,5 +1,5 @@
 // train(): the whole training loop in one call, a thin wrapper over trainer<T> and its
-// observers (train/trainer.hpp): SGD over a shuffling batcher, observations of the paper's
+// observers (train/trainer.hpp): SGD, Adam or AdamW over a shuffling batcher, observations of the paper's
 // quantities on a schedule, CSV and summary in out_dir (docs/run-format.md), a progress line,
 // checkpoints and resume, and a clear stop on numerical faults (docs/reliability.md).
 #pragma once
@@ -33,8 +33,12 @@ struct train_options {
   std::size_t batch = 128;
   std::uint64_t seed = 1;          // shuffling
   sgd_options sgd{};               // lr, momentum, weight decay (PyTorch's semantics)
+  std::optional<adam_options> adam{};    // Adam instead of SGD (as in trainer_options)
+  std::optional<adamw_options> adamw{};  // AdamW instead of SGD
   lr_schedule schedule{};          // lr per epoch; constant sgd.lr when left default
   bool use_schedule = false;
+  std::optional<plateau_options> plateau{};  // ReduceLROnPlateau on plateau_metric (trainer_options)
+  std::string plateau_metric = "epoch_loss";
   reduction loss_reduction = reduction::mean;  // of the square loss
   std::optional<training_loss> loss{};         // another loss (e.g. cross_entropy) when set
   bool drop_last = false;          // PyTorch's DataLoader default keeps the partial batch
@@ -108,7 +112,11 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
   to.seed = opt.seed;
   to.drop_last = opt.drop_last;
   to.sgd = opt.sgd;
+  to.adam = opt.adam;
+  to.adamw = opt.adamw;
   if (opt.use_schedule) to.schedule = opt.schedule;
+  to.plateau = opt.plateau;
+  to.plateau_metric = opt.plateau_metric;
   to.loss = opt.loss ? *opt.loss : training_loss(square_loss{opt.loss_reduction});
   to.observe_epochs = observation_epochs(opt.epochs, opt.every_epoch_up_to, opt.log_points);
   to.stop = opt.stop;

@@ -1,14 +1,15 @@
-// Checkpoints: a folder with one .npy per tensor of state (parameters, BN state buffers, SGD
-// momentum buffers, any component's own) plus manifest.json (written last) describing them.
+// Checkpoints: a folder with one .npy per tensor of state (parameters, BN state buffers, the
+// optimiser's momentum or moments, any component's own) plus manifest.json (written last)
+// describing them.
 //
-//   save_checkpoint(dir, net, &opt, {{"epoch", 3}});       // opt may be nullptr
+//   save_checkpoint(dir, net, &opt, {{"epoch", 3}});       // opt: sgd, adam, adamw or nullptr
 //   nlohmann::json extra = load_checkpoint(dir, net, &opt);
 //   std::optional<path> p = latest_checkpoint(root);       // highest complete root/ckpt-<n>
 //   recover_checkpoints(root);                             // tidy up after a killed writer
 //
 // Composition: every stateful component saves and loads its own part through
-// checkpoint_writer / checkpoint_reader (below): the network its tensors, sgd its
-// hyperparameters, step count and momentum, the batcher its RNG, the trainer its epoch and
+// checkpoint_writer / checkpoint_reader (below): the network its tensors, the optimiser its
+// hyperparameters, step count and momentum (Adam: both moments), the batcher its RNG, the trainer its epoch and
 // configuration. No component reads another's part and nothing is stored twice.
 //
 // Crash safety: everything is written (and fsynced) into the sibling `dir.tmp-<pid>`, the
@@ -25,8 +26,14 @@
 //     "tensors": [ {"file", "name", "kind": "parameter" | "buffer" | "momentum" | ...,
 //                   "role": param role | "running_stat" | "momentum", "shape": [...]}, ... ],
 //     "optimizer": null | {"type": "sgd", "step_count", "buffers_initialised", "lr",
-//                          "momentum", "weight_decay", "nesterov"},
+//                          "momentum", "weight_decay", "nesterov"}
+//                      | {"type": "adam" | "adamw", "step_count", "lr", "beta1", "beta2", "eps",
+//                         "weight_decay"}   (tensors of kinds "exp_avg" and "exp_avg_sq"),
+//     "plateau": {"steps", "bad_epochs", "cooldown_left", "best", options}  (with that scheduler),
 //     "batcher": {"state"}, "trainer": {"epoch", "seconds", "config"}  (trainer checkpoints),
+//     "model": {"layers": [...], "preprocessing": null | {...}}  (save_checkpoint, save_model:
+//              each layer's settings (io/layer_settings.hpp) and the inputs' preprocessing
+//              (io/model_file.hpp); the trainer's checkpoints, of a type-erased model, have none),
 //     "extra": <whatever the caller passed> }
 // Each .npy holds the tensor's logical shape (e.g. {out, in, k, k} for a conv kernel; the
 // value matrix is the same memory in row-major order). Momentum buffers have the logical
@@ -35,12 +42,14 @@
 // Loading checks, before overwriting anything: the manifest parses, its dtype is T's, its
 // signature equals Net::signature(), and every tensor file exists with dtype T, C order, the
 // expected shape, the exact size and finite values. All failures are rhonet::data_error naming
-// the file, expected and found. With an optimizer, its momentum, weight_decay and nesterov
-// must match the saved ones (std::invalid_argument otherwise); lr and step count are restored.
+// the file, expected and found. With an optimizer, its type must be the saved one and its
+// hyperparameters (SGD: momentum, weight_decay, nesterov; Adam: betas, eps, weight_decay)
+// must match (std::invalid_argument otherwise); lr and step count are restored.
 #pragma once
 
 #include <algorithm>
 #include <charconv>
+#include <concepts>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -65,6 +74,7 @@
 #include <rhonet/core/error.hpp>
 #include <rhonet/core/finite.hpp>
 #include <rhonet/core/parameter.hpp>
+#include <rhonet/io/layer_settings.hpp>
 #include <rhonet/io/npy.hpp>
 #include <rhonet/optim.hpp>
 
@@ -377,6 +387,22 @@ part<T> network_part(const std::vector<parameter<T>*>& params, const std::vector
           }};
 }
 
+// The network type's description: its layers with their settings and, if given, the
+// preprocessing of its inputs (the "model" section). Loading restores the layers' run-time
+// settings (batch norm's eps and momentum); checkpoints without the section load as before.
+template <class Net, class T = typename Net::value_type>
+part<T> model_part(Net& net, nlohmann::json preprocessing = nullptr) {
+  return {[&net, preprocessing](checkpoint_writer<T>& w) {
+            w.put_section("model", {{"layers", describe_layers(net)}, {"preprocessing", preprocessing}});
+          },
+          [&net](const checkpoint_reader<T>& r) {
+            if (!r.has_section("model")) return;
+            const nlohmann::json& m = r.section("model");
+            if (!m.contains("layers")) r.fail("model", "a field 'layers'", "no such field");
+            apply_layer_settings(net, m["layers"], r.manifest(), r.applying());
+          }};
+}
+
 // A component with save_state / load_state (a const one can only be saved).
 template <class C, class T = typename C::value_type>
 part<T> part_of(C& component) {
@@ -456,7 +482,8 @@ template <class Net>
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
                      nlohmann::json extra = nlohmann::json::object()) {
   using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
   detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
 }
@@ -466,7 +493,32 @@ void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typen
 template <class Net>
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
   using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers())};
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
+  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
+  return detail::ckpt::load<T>(dir, Net::signature(), parts);
+}
+
+// The same with another optimiser (adam, adamw, or one of the user's with save_state and
+// load_state).
+template <class Net, class Opt>
+  requires(std::derived_from<Opt, optimizer<typename Net::value_type>> &&
+           !std::same_as<Opt, sgd<typename Net::value_type>>)
+void save_checkpoint(const std::filesystem::path& dir, Net& net, const Opt* opt,
+                     nlohmann::json extra = nlohmann::json::object()) {
+  using T = typename Net::value_type;
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
+  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
+  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
+}
+template <class Net, class Opt>
+  requires(std::derived_from<Opt, optimizer<typename Net::value_type>> &&
+           !std::same_as<Opt, sgd<typename Net::value_type>>)
+nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, Opt* opt) {
+  using T = typename Net::value_type;
+  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
+                                           detail::ckpt::model_part(net)};
   if (opt) parts.push_back(detail::ckpt::part_of(*opt));
   return detail::ckpt::load<T>(dir, Net::signature(), parts);
 }

@@ -27,6 +27,10 @@ class avg_pool2d_layer : public parameter_free_layer {
   using in_shape = In;
   using out_shape = typename geo::out_shape;
   static constexpr std::size_t position = Position;
+  template <class F> void for_each_setting(F&& f) const {
+    f("kernel", K);
+    f("stride", S);
+  }
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const std::size_t planes = x.shape()[0] * C;

@@ -46,6 +46,22 @@ class batch_norm_layer {
   T eps = T(1e-5);
   T momentum = T(0.1);
 
+  // The settings the weights do not give (layer.hpp, "settings"): eps and momentum are the
+  // layer's own, restored by load_checkpoint / load_model.
+  template <class F> void for_each_setting(F&& f) {
+    f("eps", eps);
+    f("momentum", momentum);
+    f("affine", affine_name());
+  }
+  template <class F> void for_each_setting(F&& f) const {
+    f("eps", eps);
+    f("momentum", momentum);
+    f("affine", affine_name());
+  }
+  static constexpr const char* affine_name() {
+    return Affine == affine::none ? "none" : Affine == affine::scale ? "scale" : "scale_shift";
+  }
+
   batch_norm_layer() {
     const std::string p = "layer" + std::to_string(Position);
     running_mean_ = {p + ".running_mean", {C}, vector<T>::from_shape({C})};

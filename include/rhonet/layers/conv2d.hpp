@@ -50,6 +50,13 @@ class conv2d_layer {
   static constexpr std::size_t pixels = out_height * out_width;  // P
   static constexpr std::size_t patch = C * K * K;                // C*K*K
   static constexpr std::size_t position = Position;
+  // The geometry, for a model's manifest (layer.hpp, "settings").
+  template <class F> void for_each_setting(F&& f) const {
+    f("kernel", K);
+    f("stride", Stride);
+    f("padding", Pad);
+    f("bias", has_bias);
+  }
 
   using value_type = T;
   using in_shape = In;

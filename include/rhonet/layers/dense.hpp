@@ -33,6 +33,7 @@ class dense_layer {
   static constexpr int input_degree = detail::degree_with(B);
   static constexpr bool has_weights = true;
   static constexpr int weight_degree = detail::degree_with(B);
+  template <class F> void for_each_setting(F&& f) const { f("bias", has_bias); }
 
   dense_layer()
       : w_("layer" + std::to_string(Position) + ".weight", param_role::weight, {N, fan_in}, N,

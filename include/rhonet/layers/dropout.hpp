@@ -42,6 +42,7 @@ class dropout_layer : public parameter_free_layer {
   using out_shape = In;
   static constexpr std::size_t position = Position;
   static constexpr double probability = P;
+  template <class F> void for_each_setting(F&& f) const { f("p", P); }
 
   // The mask only grows: a smaller (last) batch reuses it.
   void resize(std::size_t batch) {

@@ -34,6 +34,11 @@
 //      has_norm       weight() or scale(): its rho_k, for the norms and rho
 //      normaliser     running_var() and eps: a batch norm (the BN-aware rho, eval folding)
 //      is_relu        a static constexpr bool on a relu layer, for the fusion above
+//      settings       for_each_setting(f), calling f("name", value) for each setting the
+//                     weights do not give (BN eps and momentum, conv stride and padding,
+//                     dropout p): a model's manifest records them (io/layer_settings.hpp).
+//                     A non-const overload passing T& lets load_checkpoint restore the
+//                     ones that are the layer's run-time state (BN eps and momentum).
 // Check the gradients with test/support/gradcheck.hpp (double, central differences).
 #pragma once
 

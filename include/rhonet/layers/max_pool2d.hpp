@@ -29,6 +29,10 @@ class max_pool2d_layer : public parameter_free_layer {
   using in_shape = In;
   using out_shape = typename geo::out_shape;
   static constexpr std::size_t position = Position;
+  template <class F> void for_each_setting(F&& f) const {
+    f("kernel", K);
+    f("stride", S);
+  }
 
   // The argmax buffer only grows: a smaller (last) batch reuses it.
   void resize(std::size_t batch) {

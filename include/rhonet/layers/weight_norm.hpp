@@ -26,9 +26,8 @@ struct weight_norm_wraps_dense_or_conv2d {
 
 template <class T, std::size_t Position, class In, class InnerSpec>
 class weight_norm_layer {
-  using inner_type = typename InnerSpec::template bind<T, Position, In>;
-
  public:
+  using inner_type = typename InnerSpec::template bind<T, Position, In>;  // the wrapped layer
   using value_type = T;
   using in_shape = In;
   using out_shape = typename inner_type::out_shape;
@@ -36,6 +35,11 @@ class weight_norm_layer {
   static constexpr int input_degree = 1;
   static constexpr bool has_weights = true;
   static constexpr int weight_degree = 1;  // in rho_k; the direction V is scale-free
+
+  // The wrapped layer's settings (a convolution's geometry).
+  template <class F> void for_each_setting(F&& f) const {
+    if constexpr (requires { inner_.for_each_setting(f); }) inner_.for_each_setting(f);
+  }
 
   weight_norm_layer() {
     const auto& w = inner_.weight();

@@ -3,6 +3,7 @@
 //
 //   rhonet::model_of<my_net> m(*net);
 //   rhonet::trainer<float> t(m, train_set, {.epochs = 30, .batch = 128, .sgd = {...}});
+//   (or .adam = rhonet::adam_options{...}, .adamw = ...; optionally .plateau = {...})
 //   t.add(std::make_unique<rhonet::fault_guard<float>>());
 //   t.add(std::make_unique<rhonet::paper_observables<float>>(test_set));
 //   t.add(std::make_unique<rhonet::csv_log<float>>("out/run"));
@@ -21,8 +22,8 @@
 //   end         once, when the run finishes or stops on an error (then the error is rethrown)
 // Observers are called in the order they were added.
 //
-// The trainer owns the optimizer (sgd) and the batcher; the model and the data sets belong to
-// the caller. Everything here depends on the element type only (the model is type-erased).
+// The trainer owns the optimizer (sgd, adam or adamw), the plateau scheduler if any, and the
+// batcher; the model and the data sets belong to the caller. Everything here depends on the element type only (the model is type-erased).
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -100,8 +102,18 @@ struct trainer_options {
   std::size_t batch = 128;
   std::uint64_t seed = 1;          // shuffling
   bool drop_last = false;          // PyTorch's DataLoader default keeps the partial batch
-  sgd_options sgd{};               // lr, momentum, weight decay (PyTorch's semantics)
-  std::optional<lr_schedule> schedule{};  // lr per epoch; constant sgd.lr when empty
+  // The optimiser: SGD with these options unless adam or adamw is set (at most one of them;
+  // sgd is then left at its default). All three follow PyTorch's update rules (optim/).
+  sgd_options sgd{};               // lr, momentum, weight decay
+  std::optional<adam_options> adam{};    // torch.optim.Adam (L2 weight decay)
+  std::optional<adamw_options> adamw{};  // torch.optim.AdamW (decoupled weight decay)
+  std::optional<lr_schedule> schedule{};  // lr per epoch; the optimiser's constant lr when empty
+  // Lowers the lr when `plateau_metric` stops improving (PyTorch's ReduceLROnPlateau, stepped
+  // after each epoch whose metric exists). Not together with `schedule`. The metric is
+  // "epoch_loss" (the mean batch loss of the epoch, train mode), "epoch_error", or a column
+  // of the observations (e.g. "test_loss"; then only observed epochs count).
+  std::optional<plateau_options> plateau{};
+  std::string plateau_metric = "epoch_loss";
   training_loss loss = square_loss{reduction::mean};
   // Observations after these epochs (empty: every epoch), plus epoch 0 and the early steps.
   std::set<std::size_t> observe_epochs{};
@@ -111,18 +123,57 @@ struct trainer_options {
   const std::atomic<bool>* stop = nullptr;
 };
 
-// The options as JSON (summary.json's "config", the trainer's checkpoint part).
+// The optimiser the options choose: "sgd", "adam" or "adamw".
+inline const char* optimizer_name(const trainer_options& o) {
+  return o.adamw ? "adamw" : o.adam ? "adam" : "sgd";
+}
+// Its weight decay (coupled for sgd and adam, decoupled for adamw).
+inline double optimizer_weight_decay(const trainer_options& o) {
+  return o.adamw ? o.adamw->weight_decay : o.adam ? o.adam->weight_decay : o.sgd.weight_decay;
+}
+
+// The options as JSON (summary.json's "config", the trainer's checkpoint part). SGD's keys
+// are those of earlier versions, so that their checkpoints resume.
 inline nlohmann::json to_json(const trainer_options& o) {
   nlohmann::json j = {{"epochs", o.epochs},
                       {"batch", o.batch},
                       {"seed", o.seed},
                       {"drop_last", o.drop_last},
-                      {"lr", o.sgd.lr},
-                      {"momentum", o.sgd.momentum},
-                      {"weight_decay", o.sgd.weight_decay},
-                      {"nesterov", o.sgd.nesterov},
+                      {"optimizer", optimizer_name(o)},
                       {"loss", loss_name(o.loss)},
                       {"reduction", loss_reduction(o.loss) == reduction::mean ? "mean" : "sum"}};
+  auto roles = [](const std::set<param_role>& r) {
+    nlohmann::json a = nlohmann::json::array();
+    for (param_role x : r) a.push_back(to_string(x));
+    return a;
+  };
+  auto adam_keys = [&](const auto& a) {
+    j["lr"] = a.lr;
+    j["betas"] = {a.betas[0], a.betas[1]};
+    j["eps"] = a.eps;
+    j["weight_decay"] = a.weight_decay;
+    j["decay_roles"] = roles(a.decay_roles);
+  };
+  if (o.adamw) {
+    adam_keys(*o.adamw);
+  } else if (o.adam) {
+    adam_keys(*o.adam);
+  } else {
+    j["lr"] = o.sgd.lr;
+    j["momentum"] = o.sgd.momentum;
+    j["weight_decay"] = o.sgd.weight_decay;
+    j["nesterov"] = o.sgd.nesterov;
+    j["decay_roles"] = roles(o.sgd.decay_roles);
+  }
+  if (o.plateau) {
+    const plateau_options& p = *o.plateau;
+    j["plateau"] = {{"metric", o.plateau_metric}, {"mode", to_string(p.mode)}, {"factor", p.factor},
+                    {"patience", p.patience}, {"threshold", p.threshold},
+                    {"threshold_mode", to_string(p.threshold_mode)}, {"cooldown", p.cooldown},
+                    {"min_lr", p.min_lr}, {"eps", p.eps}};
+  } else {
+    j["plateau"] = nullptr;
+  }
   if (o.schedule) {
     const char* kinds[] = {"constant", "step", "cosine"};
     j["schedule"] = {{"kind", kinds[int(o.schedule->type())]}, {"base_lr", o.schedule->base_lr()}};
@@ -213,23 +264,27 @@ class trainer {
   model<T>& net() { return *net_; }
   const dataset<T>& train_set() const { return *train_; }
   const trainer_options& options() const { return opt_; }
-  sgd<T>& optimizer() { return opt_sgd_; }
-  const sgd<T>& optimizer() const { return opt_sgd_; }
+  // The optimiser trainer_options chose (sgd, adam or adamw; dynamic_cast for its own API).
+  rhonet::optimizer<T>& optimizer() { return *optim_; }
+  const rhonet::optimizer<T>& optimizer() const { return *optim_; }
+  // The plateau scheduler, when trainer_options::plateau is set.
+  const reduce_lr_on_plateau* plateau() const { return plateau_ ? &*plateau_ : nullptr; }
   batcher<T>& batches() { return batches_; }
   const batcher<T>& batches() const { return batches_; }
 
   std::size_t epochs_done() const { return epoch_; }
-  std::size_t steps() const { return opt_sgd_.step_count(); }
+  std::size_t steps() const { return optim_->step_count(); }
   std::size_t steps_per_epoch() const { return batches_.batches_per_epoch(); }
   // Wall time of the run, including the time before a resume.
   double seconds() const {
     return seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
   // lambda of the sum-form loss sum_n (g_n - y_n)^2 + lambda sum_k ||W_k||^2 that the
-  // optimizer's PyTorch-style weight decay amounts to (observe/observation.hpp).
+  // optimizer's PyTorch-style weight decay amounts to (observe/observation.hpp). For AdamW,
+  // whose decay is not a penalty's gradient, the value SGD would have with that decay.
   double lambda() const {
-    return loss_reduction(opt_.loss) == reduction::mean ? sum_form_lambda(opt_.sgd.weight_decay, train_->size())
-                                                        : opt_.sgd.weight_decay / 2;
+    const double wd = optimizer_weight_decay(opt_);
+    return loss_reduction(opt_.loss) == reduction::mean ? sum_form_lambda(wd, train_->size()) : wd / 2;
   }
   std::size_t resumed_from_epoch() const { return resumed_from_; }
   const std::filesystem::path& last_checkpoint() const { return last_checkpoint_; }
@@ -245,11 +300,16 @@ class trainer {
 
  private:
   nlohmann::json config() const;
+  std::vector<detail::ckpt::part<T>> state_parts();
+  // The plateau metric of the epoch just finished, if it was measured.
+  std::optional<double> plateau_metric(const epoch_report& r) const;
 
   model<T>* net_;
   const dataset<T>* train_;
   trainer_options opt_;
-  sgd<T> opt_sgd_;
+  std::unique_ptr<rhonet::optimizer<T>> optim_;
+  detail::ckpt::part<T> optim_part_;  // the concrete optimiser's checkpoint part
+  std::optional<reduce_lr_on_plateau> plateau_;
   batcher<T> batches_;
   std::vector<run_observer<T>*> observers_;
   std::vector<std::unique_ptr<run_observer<T>>> owned_;
@@ -264,9 +324,42 @@ class trainer {
 
 template <class T>
 trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
-    : net_(&net), train_(&train), opt_(std::move(opt)), opt_sgd_(net.parameters(), opt_.sgd),
+    : net_(&net), train_(&train), opt_(std::move(opt)),
       batches_(train, {.batch_size = opt_.batch, .seed = opt_.seed, .shuffle = true, .drop_last = opt_.drop_last}) {
   if (opt_.epochs == 0) throw std::invalid_argument("rhonet::trainer: epochs must be positive");
+  if (opt_.adam && opt_.adamw)
+    throw std::invalid_argument("rhonet::trainer: trainer_options sets both adam and adamw; choose one optimiser");
+  if ((opt_.adam || opt_.adamw) && !(opt_.sgd == sgd_options{}))
+    throw std::invalid_argument(std::string("rhonet::trainer: trainer_options sets both sgd and ") +
+                                optimizer_name(opt_) + "; leave sgd at its default when choosing another optimiser");
+  if (opt_.adamw) {
+    auto o = std::make_unique<adamw<T>>(net.parameters(), *opt_.adamw);
+    optim_part_ = detail::ckpt::part_of(*o);
+    optim_ = std::move(o);
+  } else if (opt_.adam) {
+    auto o = std::make_unique<adam<T>>(net.parameters(), *opt_.adam);
+    optim_part_ = detail::ckpt::part_of(*o);
+    optim_ = std::move(o);
+  } else {
+    auto o = std::make_unique<sgd<T>>(net.parameters(), opt_.sgd);
+    optim_part_ = detail::ckpt::part_of(*o);
+    optim_ = std::move(o);
+  }
+  if (opt_.plateau) {
+    if (opt_.schedule)
+      throw std::invalid_argument("rhonet::trainer: trainer_options sets both schedule and plateau; the plateau "
+                                  "scheduler drives the lr alone");
+    bool known = opt_.plateau_metric == "epoch_loss" || opt_.plateau_metric == "epoch_error";
+    std::string names = "epoch_loss, epoch_error";
+    for (const observation_column& c : observation_columns()) {
+      known = known || opt_.plateau_metric == c.name;
+      names += std::string(", ") + c.name;
+    }
+    if (!known)
+      throw std::invalid_argument("rhonet::trainer: plateau_metric \"" + opt_.plateau_metric +
+                                  "\" is not a metric; expected one of " + names);
+    plateau_.emplace(*opt_.plateau);
+  }
   if (train.x.shape()[1] != net.input_size())
     throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has " +
                                 std::to_string(train.x.shape()[1]) + " features, the network takes " +
@@ -308,11 +401,21 @@ nlohmann::json trainer<T>::config() const {
   return c;
 }
 
+// The parts of a checkpoint that carry state of their own (the trainer's and the observers'
+// are added by the callers): network, optimiser, batcher, plateau scheduler.
+template <class T>
+std::vector<detail::ckpt::part<T>> trainer<T>::state_parts() {
+  namespace ck = detail::ckpt;
+  std::vector<ck::part<T>> parts{ck::network_part<T>(net_->parameters(), net_->buffers()), optim_part_,
+                                 ck::part_of(batches_)};
+  if (plateau_) parts.push_back(ck::part_of<reduce_lr_on_plateau, T>(*plateau_));
+  return parts;
+}
+
 template <class T>
 void trainer<T>::save_checkpoint(const std::filesystem::path& dir) {
   namespace ck = detail::ckpt;
-  std::vector<ck::part<T>> parts{ck::network_part<T>(net_->parameters(), net_->buffers()), ck::part_of(opt_sgd_),
-                                 ck::part_of(batches_)};
+  std::vector<ck::part<T>> parts = state_parts();
   const double secs = seconds();
   parts.push_back({[this, secs](checkpoint_writer<T>& w) {
                      w.put_section("trainer", {{"epoch", epoch_}, {"seconds", secs}, {"config", config()}});
@@ -329,29 +432,34 @@ void trainer<T>::resume(const std::filesystem::path& dir) {
   namespace ck = detail::ckpt;
   std::size_t epoch = 0;
   double secs = 0;
-  std::vector<ck::part<T>> parts{ck::network_part<T>(net_->parameters(), net_->buffers()), ck::part_of(opt_sgd_),
-                                 ck::part_of(batches_)};
-  parts.push_back({{}, [&](const checkpoint_reader<T>& r) {
-                     const std::size_t e = r.template get<std::uint64_t>("trainer", "epoch");
-                     const nlohmann::json& saved = r.section("trainer");
-                     const nlohmann::json now = config();
-                     if (saved.contains("config") && saved["config"].is_object())
-                       for (const auto& [key, value] : saved["config"].items()) {
-                         const nlohmann::json mine = now.contains(key) ? now[key] : nlohmann::json(nullptr);
-                         // Numbers compare as numbers (1 and 1.0 are the same lr).
-                         const bool same = value.is_number() && mine.is_number()
-                                               ? value.template get<double>() == mine.template get<double>()
-                                               : value == mine;
-                         if (!same)
-                           r.fail("trainer.config", "a checkpoint of a run with " + key + " " + mine.dump(),
-                                  key + " " + value.dump());
-                       }
-                     if (r.applying()) {
-                       epoch = e;
-                       if (saved.contains("seconds") && saved["seconds"].is_number())
-                         secs = saved["seconds"].template get<double>();
-                     }
-                   }});
+  std::vector<ck::part<T>> parts = state_parts();
+  // The configuration check comes before the parts that would name a missing section.
+  parts.insert(parts.begin() + 1, ck::part<T>{{}, [&](const checkpoint_reader<T>& r) {
+    const std::size_t e = r.template get<std::uint64_t>("trainer", "epoch");
+    const nlohmann::json& saved = r.section("trainer");
+    const nlohmann::json now = config();
+    if (saved.contains("config") && saved["config"].is_object()) {
+      // The optimiser's type first: its options mean nothing under another type.
+      std::vector<std::string> keys;
+      if (saved["config"].contains("optimizer")) keys.push_back("optimizer");
+      for (const auto& [key, value] : saved["config"].items())
+        if (key != "optimizer") keys.push_back(key);
+      for (const std::string& key : keys) {
+        const nlohmann::json& value = saved["config"][key];
+        const nlohmann::json mine = now.contains(key) ? now[key] : nlohmann::json(nullptr);
+        // Numbers compare as numbers (1 and 1.0 are the same lr).
+        const bool same = value.is_number() && mine.is_number()
+                              ? value.template get<double>() == mine.template get<double>()
+                              : value == mine;
+        if (!same)
+          r.fail("trainer.config", "a checkpoint of a run with " + key + " " + mine.dump(), key + " " + value.dump());
+      }
+    }
+    if (r.applying()) {
+      epoch = e;
+      if (saved.contains("seconds") && saved["seconds"].is_number()) secs = saved["seconds"].template get<double>();
+    }
+  }});
   for (run_observer<T>* o : observers_)
     parts.push_back({{}, [o](const checkpoint_reader<T>& r) { o->load_state(r); }});
   ck::load<T>(dir, net_->signature(), parts);
@@ -362,11 +470,22 @@ void trainer<T>::resume(const std::filesystem::path& dir) {
 }
 
 template <class T>
+std::optional<double> trainer<T>::plateau_metric(const epoch_report& r) const {
+  const std::string& m = opt_.plateau_metric;
+  if (m == "epoch_loss") return r.loss;
+  if (m == "epoch_error") return r.error;
+  if (history_.empty() || history_.back().epoch != double(r.epoch)) return std::nullopt;  // not observed
+  for (const observation_column& c : observation_columns())
+    if (m == c.name) return c.get(history_.back());
+  return std::nullopt;
+}
+
+template <class T>
 void trainer<T>::observe(double epoch, bool broadcast) {
   observation o;
   o.epoch = epoch;
   o.iter = steps();
-  o.lr = opt_sgd_.lr();
+  o.lr = optim_->lr();
   bool measured = false;
   for (run_observer<T>* ob : observers_) measured = ob->measure(*this, o) || measured;
   if (!measured) return;
@@ -388,7 +507,7 @@ void trainer<T>::run() {
     const std::size_t per_epoch = steps_per_epoch();
     std::size_t next_early = 1;
     for (std::size_t epoch = first_epoch; epoch <= opt_.epochs; ++epoch) {
-      if (opt_.schedule) opt_sgd_.set_lr(opt_.schedule->lr_at(epoch - 1));
+      if (opt_.schedule) optim_->set_lr(opt_.schedule->lr_at(epoch - 1));
       double epoch_loss = 0;
       std::size_t seen = 0, wrong = 0;
       while (std::size_t n = batches_.next(xb_, yb_)) {
@@ -401,7 +520,7 @@ void trainer<T>::run() {
         r.wrong = w;
         net_->backward(grad_);
         for (run_observer<T>* o : observers_) o->on_backward(*this, r);
-        opt_sgd_.step();
+        optim_->step();
         for (run_observer<T>* o : observers_) o->on_step(*this, r);
         if (opt_.stop && opt_.stop->load(std::memory_order_relaxed))
           throw training_interrupted(epoch, r.step, last_checkpoint_);
@@ -418,6 +537,10 @@ void trainer<T>::run() {
       const epoch_report er{epoch, epoch_loss / denom, double(wrong) / denom, seen};
       for (run_observer<T>* o : observers_) o->on_epoch(*this, er);
       if (opt_.observe_epochs.empty() || opt_.observe_epochs.count(epoch)) observe(double(epoch));
+      // After the observation (a metric may come from it), before the checkpoint (which then
+      // holds the lr of the next epoch).
+      if (plateau_)
+        if (const std::optional<double> v = plateau_metric(er)) optim_->set_lr(plateau_->step(*v, optim_->lr()));
       for (run_observer<T>* o : observers_) o->on_checkpoint(*this, epoch);
     }
     // A resumed run that was already complete: its final state, without a new log row.
