@@ -1,7 +1,7 @@
 // fault_guard: stops a run with training_diverged in the step where a numerical fault appears:
 // NaN or Inf in the input batch or its targets, the loss, a gradient or an updated weight, or
 // a loss above the divergence bound; and, at the end of every epoch (before anything is
-// recorded or saved), in the batch-norm running statistics or the momentum buffers. Each
+// recorded or saved), in the batch-norm running statistics or the optimiser's state. Each
 // check is one pass without allocation; the message names the sample, layer or parameter
 // (docs/reliability.md).
 #pragma once
@@ -83,18 +83,21 @@ class fault_guard final : public run_observer<T> {
       throw training_diverged(r.epoch, r.step, bad, "non-finite weight after the update");
   }
 
-  // BN running statistics and momentum go into the checkpoint too: all finite, or stop.
+  // BN running statistics and the optimiser's state go into the checkpoint too: all finite,
+  // or stop.
   void on_epoch(trainer<T>& t, const epoch_report& r) override {
     for (const state_buffer<T>* b : t.net().buffers())
       if (const std::size_t k = first_non_finite(b->value.data(), b->value.size()); k != b->value.size())
         throw training_diverged(r.epoch, t.steps(), b->name + ", entry " + std::to_string(k),
                                 "non-finite running statistic");
-    const auto bufs = t.optimizer().buffers();
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      const auto& m = bufs[i];
+    // Every state tensor, one per parameter in turn (sgd: momentum; Adam: both moments).
+    const auto state = t.optimizer().state();
+    for (std::size_t i = 0; i < state.size(); ++i) {
+      const auto& m = state[i];
       if (const std::size_t k = first_non_finite(m.data(), m.size()); k != m.size())
-        throw training_diverged(r.epoch, t.steps(), "momentum of " + params_[i]->name + ", entry " + std::to_string(k),
-                                "non-finite momentum");
+        throw training_diverged(r.epoch, t.steps(),
+                                "optimizer state of " + params_[i % params_.size()]->name + ", entry " + std::to_string(k),
+                                "non-finite optimizer state");
     }
   }
 
