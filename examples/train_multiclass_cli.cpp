@@ -26,7 +26,9 @@ options parse(int argc, const char* const* argv) {
   app.add_option("--limit-test", o.limit_test, "use only the first N test images (0: all)")
       ->check(cli::whole(0, 1000000000));
   app.add_option("--seed", o.seed)->capture_default_str();
-  app.add_option("--out", o.out, "the model is saved to OUT/model")->check(cli::non_empty_path())->capture_default_str();
+  app.add_option("--out", o.out, "the model is saved to OUT/model")
+      ->check(cli::non_empty_path())
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -71,9 +71,9 @@ std::string now_utc() {
 nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info& d) {
   nlohmann::json settings = nlohmann::json::array();
   for (const auto& s : o.settings)
-    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"width", s.width}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
-                        {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs}, {"batch", s.batch},
-                        {"inits", s.init_labels}});
+    settings.push_back({{"name", s.name}, {"arch", s.arch}, {"width", s.width}, {"bn", s.bn}, {"wn", s.wn},
+                        {"wd", s.wd}, {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
+                        {"batch", s.batch}, {"inits", s.init_labels}});
   return {{"data", o.data},
           {"classes", {o.class_a, o.class_b}},
           {"outputs", o.outputs},
@@ -206,11 +206,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
                  {"test", d.test}, {"outputs", o.outputs},
                  {"preprocessing", "per-channel standardisation, unit L2 norm, bias component for FC"}};
     j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()}};
-    j["settings"] = nlohmann::json::array();
-    for (const auto& s : settings)
-      j["settings"].push_back({{"name", s.name}, {"arch", s.arch}, {"width", s.width}, {"bn", s.bn}, {"wn", s.wn}, {"wd", s.wd},
-                               {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
-                               {"batch", s.batch}, {"inits", s.init_labels}});
+    j["settings"] = config["settings"];
     j["config"] = config;
     j["runs"] = nlohmann::json::array();
     for (const auto& s : settings)

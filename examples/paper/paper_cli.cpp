@@ -137,7 +137,8 @@ class parser {
     std::string err;
     if (experiment_.empty())
       for (const auto& n : named_settings())
-        if (o.preset == "paper" ? n.in_paper : n.in_quick) experiment_ += (experiment_.empty() ? "" : ",") + std::string(n.name);
+        if (o.preset == "paper" ? n.in_paper : n.in_quick)
+          experiment_ += (experiment_.empty() ? "" : ",") + std::string(n.name);
     const auto names = cli::split_items(experiment_, err, "settings");  // validated already
     const bool has_custom = std::find(names.begin(), names.end(), "custom") != names.end();
     if (custom_given && !has_custom)

@@ -168,10 +168,12 @@ class batch_norm_layer {
     const std::size_t n = dy.shape()[0];
     const T* xh = has_scale ? xhat_.data() : y;
     const T* g = dy.data();
-    // The gradient at the BN output: dy, or dy masked by the following ReLU.
+    // The gradient at the BN output: dy, or dy masked by the following ReLU (the load
+    // unconditional, so that the loop vectorises without masked loads; layers/relu.hpp).
     auto grad = [&](std::size_t k) {
-      if constexpr (Relu) return r[k] > T(0) ? g[k] : T(0);
-      else return g[k];
+      const T gk = g[k];
+      if constexpr (Relu) return r[k] > T(0) ? gk : T(0);
+      else return gk;
     };
     for (std::size_t c = 0; c < C; ++c) sum_dy_[c] = sum_dy_xhat_[c] = T(0);
     for (std::size_t i = 0; i < n; ++i)

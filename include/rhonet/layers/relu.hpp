@@ -34,7 +34,13 @@ class relu_layer : public parameter_free_layer {
     const T* g = dy.data();
     T* d = dx->data();
     const std::size_t n = y.size();
-    for (std::size_t i = 0; i < n; ++i) d[i] = out[i] > T(0) ? g[i] : T(0);
+    // Both loads unconditional: a load under the condition cannot be if-converted without
+    // masked loads (AVX2 and later), so at the baseline ISA the loop stayed scalar and
+    // branchy, 22-25x slower than with -march=native.
+    for (std::size_t i = 0; i < n; ++i) {
+      const T gi = g[i];
+      d[i] = out[i] > T(0) ? gi : T(0);
+    }
   }
 };
 

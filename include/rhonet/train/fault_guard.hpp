@@ -94,10 +94,11 @@ class fault_guard final : public run_observer<T> {
     const auto state = t.optimizer().state();
     for (std::size_t i = 0; i < state.size(); ++i) {
       const auto& m = state[i];
-      if (const std::size_t k = first_non_finite(m.data(), m.size()); k != m.size())
-        throw training_diverged(r.epoch, t.steps(),
-                                "optimizer state of " + params_[i % params_.size()]->name + ", entry " + std::to_string(k),
+      if (const std::size_t k = first_non_finite(m.data(), m.size()); k != m.size()) {
+        const std::string& name = params_[i % params_.size()]->name;
+        throw training_diverged(r.epoch, t.steps(), "optimizer state of " + name + ", entry " + std::to_string(k),
                                 "non-finite optimizer state");
+      }
     }
   }
 
