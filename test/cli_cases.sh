@@ -88,7 +88,9 @@ expect 2 "paper: --init: '1' is given twice" paper --init 1,1
 expect 2 "paper: --init: '1' and '1.0' are the same value" paper --init 1,1.0
 expect 2 "paper: --init: expected a comma-separated list of numbers, got an empty item in '1,,2'" paper --init 1,,2
 expect 2 "paper: --experiment: 'plain' is given twice in 'plain,plain'" paper --experiment plain,plain
-expect 2 "paper: --experiment: expected one or more of fc-bn-wd, fc-bn-nowd, fc-bn-nowd-momentum, fc-wd, fc-wn-wd, plain, conv-bn-nowd, custom, got 'resnet'" paper --experiment resnet
+expect 2 "paper: --experiment: expected one or more of fc-bn-wd, fc-bn-nowd, fc-bn-nowd-momentum, fc-wd, fc-wn-wd, plain, conv-bn-nowd, flow-bn-wd, flow-wn-wd, custom, got 'resnet'" paper --experiment resnet
+expect 2 "paper: --momentum: the setting flow-bn-wd follows gradient flow: full batch, momentum 0; leave the flag out or name the settings with --experiment, without the flow ones" paper --momentum 0.5
+expect 2 "paper: --batch: the setting flow-wn-wd follows gradient flow: full batch, momentum 0; leave the flag out or name the settings with --experiment, without the flow ones" paper --experiment plain,flow-wn-wd --batch 64
 expect 2 "paper: --experiment: the custom setting needs --arch, --bn and --wd" paper --experiment custom --arch fc4
 expect 2 "paper: --epochs: replaces the epochs of --preset paper" paper --preset paper --epochs 5
 expect 2 "paper: --data: expected fashion-mnist or cifar10:FOLDER, got 'cifar10:'" paper --data cifar10:

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <random>
 
@@ -364,4 +365,113 @@ BOOST_AUTO_TEST_CASE(plateau_on_an_observed_metric) {
   BOOST_TEST(t.plateau()->best() == t.history().at(1).test_loss);  // the first value is the best one
   // An improvement must be by 10 (the loss is below that): epoch 4 is not one and lowers the lr.
   BOOST_TEST(std::abs(t.optimizer().lr() - 0.001) <= 1e-12);
+}
+
+namespace {
+
+// The clouds in double: the flow check's identities hold to rounding there.
+rhonet::dataset<double> clouds_double(std::size_t n, std::uint64_t seed) {
+  const auto f = clouds(n, seed);
+  rhonet::dataset<double> d;
+  d.x = matrix<double>::from_shape({f.x.shape()[0], f.x.shape()[1]});
+  d.target = matrix<double>::from_shape({f.target.shape()[0], f.target.shape()[1]});
+  for (std::size_t i = 0; i < f.x.size(); ++i) d.x.data()[i] = f.x.data()[i];
+  for (std::size_t i = 0; i < f.target.size(); ++i) d.target.data()[i] = f.target.data()[i];
+  d.label = f.label;
+  d.channels = f.channels, d.height = f.height, d.width = f.width, d.classes = f.classes, d.source = f.source;
+  return d;
+}
+
+// flow.csv as columns.
+std::map<std::string, std::vector<double>> read_flow_csv(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> names;
+  for (std::size_t b = 0, e; b <= line.size(); b = e + 1) {
+    e = line.find(',', b);
+    if (e == std::string::npos) e = line.size();
+    names.push_back(line.substr(b, e - b));
+  }
+  std::map<std::string, std::vector<double>> cols;
+  while (std::getline(in, line)) {
+    std::size_t b = 0;
+    for (const auto& n : names) {
+      const std::size_t e = std::min(line.find(',', b), line.size());
+      cols[n].push_back(std::strtod(line.substr(b, e - b).c_str(), nullptr));
+      b = e + 1;
+    }
+  }
+  return cols;
+}
+
+template <class Net>
+std::map<std::string, std::vector<double>> run_flow(const std::string& name, double lr, std::size_t steps) {
+  const auto train_set = clouds_double(64, 1), test_set = clouds_double(32, 2);
+  auto net = std::make_unique<Net>();
+  init_frobenius(net->parameters(), 1.0, 3);
+  train_options opt;
+  opt.epochs = steps;
+  opt.batch = train_set.size();  // full batch: gradient descent
+  opt.sgd = {.lr = lr, .momentum = 0, .weight_decay = 0.01};
+  opt.progress = false;
+  opt.out_dir = scratch(name);
+  flow_check<double> flow(opt.out_dir);
+  train(*net, train_set, test_set, opt, {&flow});
+  return read_flow_csv(opt.out_dir / "flow.csv");
+}
+
+double max_finite(const std::vector<double>& xs, std::size_t from = 0) {
+  double m = 0;
+  for (std::size_t i = from; i < xs.size(); ++i)
+    if (std::isfinite(xs[i])) m = std::max(m, xs[i]);
+  return m;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(flow_check_matches_the_norm_equations) {
+  // BN net: layers 1 and 2 are BN-preceded (radial gradient 0 up to eps), layer 3 factors.
+  using bn_net = basic_network<double, input<17>, dense<16>, batch_norm<>, relu, dense<16>, batch_norm<>, relu,
+                               dense<1>>;
+  auto c = run_flow<bn_net>("flow_bn", 1e-3, 300);
+  BOOST_REQUIRE(c.count("radial_res_3") && c["tau"].size() > 10);
+  BOOST_TEST(max_finite(c["radial_res_3"]) < 1e-10);  // homogeneity: exact up to rounding
+  BOOST_TEST(max_finite(c["radial_res_1"]) < 1e-3);   // scale invariance, up to BN's eps
+  BOOST_TEST(max_finite(c["radial_res_2"]) < 1e-3);
+  // A small step follows the flow once the large gradients of the start are gone (early on,
+  // a BN-preceded norm grows by lr ||grad||^2 / (2 rho) a step: the sphere's curvature).
+  const std::size_t late = c["tau"].size() / 2;
+  for (int k = 1; k <= 3; ++k) BOOST_TEST(max_finite(c["flow_res_" + std::to_string(k)], late) < 1e-2);
+  BOOST_TEST(std::abs(c["tau"].back() - 1e-3 * double(c["iter"].back())) < 1e-12);
+
+  // Weight-normalised net: every scale factors; the same closed form holds for each.
+  using wn_net = basic_network<double, input<17>, weight_norm<dense<16>>, relu, weight_norm<dense<1>>>;
+  auto w = run_flow<wn_net>("flow_wn", 1e-3, 300);
+  for (int k = 1; k <= 2; ++k) {
+    BOOST_TEST(max_finite(w["radial_res_" + std::to_string(k)]) < 1e-10);
+    BOOST_TEST(max_finite(w["flow_res_" + std::to_string(k)], 2) < 1e-3);
+  }
+  // The discretisation error is what flow_res measures: a 4x larger step gives a larger one.
+  auto big = run_flow<wn_net>("flow_wn_big", 4e-3, 75);
+  BOOST_TEST(max_finite(big["flow_res_1"], 2) > 2 * max_finite(w["flow_res_1"], 2));
+}
+
+BOOST_AUTO_TEST_CASE(flow_check_refuses_a_run_that_does_not_follow_the_flow) {
+  const auto train_set = clouds_double(64, 1), test_set = clouds_double(32, 2);
+  using net_t = basic_network<double, input<17>, dense<16>, relu, dense<1>>;
+  auto net = std::make_unique<net_t>();
+  init_frobenius(net->parameters(), 1.0, 3);
+  train_options opt;
+  opt.epochs = 1;
+  opt.batch = 16;  // mini-batches
+  opt.sgd = {.lr = 1e-3, .momentum = 0};
+  opt.progress = false;
+  flow_check<double> flow(scratch("flow_refused"));
+  try {
+    train(*net, train_set, test_set, opt, {&flow});
+    BOOST_FAIL("a mini-batch run was accepted");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("gradient flow") != std::string::npos);
+  }
 }

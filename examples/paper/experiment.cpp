@@ -2,10 +2,13 @@
 // the model interface, trained by rhonet::train with the paper's observables.
 #include "data.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <rhonet/core/blas_kernels.hpp>
 #include <rhonet/core/threads.hpp>
+#include <rhonet/data/subset.hpp>
 #include <rhonet/init.hpp>
 #include <rhonet/train.hpp>
 
@@ -15,13 +18,17 @@ namespace paper {
 
 bool run_one(const setting& s, std::size_t init_index, const data& d, const run_options& ro) {
   const bool fc = s.arch == "fc4";
-  const rhonet::dataset<float>& train = fc ? d.flat_train : d.image_train;
+  const rhonet::dataset<float>& all_train = fc ? d.flat_train : d.image_train;
   const rhonet::dataset<float>& test = fc ? d.flat_test : d.image_test;
+  // Gradient flow: full-batch GD on the first flow_samples training samples.
+  std::optional<rhonet::dataset<float>> flow_train;
+  if (s.flow_samples > 0) flow_train = rhonet::head(all_train, std::min(s.flow_samples, all_train.size()));
+  const rhonet::dataset<float>& train = flow_train ? *flow_train : all_train;
   const auto net = new_network(s, d);
   rhonet::init_frobenius(net->parameters(), s.inits[init_index], ro.seed);
   rhonet::train_options opt;
   opt.epochs = s.epochs;
-  opt.batch = s.batch;
+  opt.batch = flow_train ? train.size() : s.batch;
   opt.seed = ro.seed;
   opt.sgd = {.lr = s.lr, .momentum = s.momentum, .weight_decay = s.wd};
   // The theory's weight normalisation decays the scales rho_k only; the directions live on
@@ -35,7 +42,7 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
               {"init", s.inits[init_index]}, {"init_label", s.init_labels[init_index]},
               {"lr", s.lr}, {"momentum", s.momentum}, {"batch", s.batch},
               {"epochs", s.epochs}, {"outputs", net->output_size()}, {"seed", ro.seed},
-              {"train_samples", train.size()}, {"test_samples", test.size()}};
+              {"train_samples", train.size()}, {"test_samples", test.size()}, {"flow", s.flow_samples > 0}};
   if (s.fallback_from > 0) opt.meta["diverged_lr"] = s.fallback_from;
   const auto blas = rhonet::blas_kernels_status();
   opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
@@ -43,7 +50,10 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
   std::printf("[%s, init %s] %s\n", s.name.c_str(), s.init_labels[init_index].c_str(), net->signature().c_str());
   std::fflush(stdout);
   try {
-    const auto r = rhonet::train(*net, train, test, opt);
+    rhonet::flow_check<float> flow(opt.out_dir);
+    std::vector<rhonet::run_observer<float>*> extra;
+    if (flow_train) extra.push_back(&flow);
+    const auto r = rhonet::train(*net, train, test, opt, extra);
     const auto& f = r.history.back();
     std::printf("[%s, init %s] done in %.1f s: train error %.4f, test error %.4f, rho %.4g, "
                 "rho_eq %.4g\n", s.name.c_str(), s.init_labels[init_index].c_str(), r.seconds,

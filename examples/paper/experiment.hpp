@@ -28,6 +28,8 @@ struct setting {
   std::size_t batch = 128;
   std::vector<double> inits{0.1, 1, 5};
   std::vector<std::string> init_labels{"0.1", "1", "5"};
+  std::size_t flow_samples = 0;  // > 0: gradient flow, full-batch GD (batch = this) on the
+                                 // first flow_samples training samples, momentum 0
 };
 
 // The prepared data sets (data.hpp, which only the units that train include).

@@ -73,7 +73,7 @@ nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info&
   for (const auto& s : o.settings)
     settings.push_back({{"name", s.name}, {"arch", s.arch}, {"width", s.width}, {"bn", s.bn}, {"wn", s.wn},
                         {"wd", s.wd}, {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
-                        {"batch", s.batch}, {"inits", s.init_labels}});
+                        {"batch", s.batch}, {"inits", s.init_labels}, {"flow_samples", s.flow_samples}});
   return {{"data", o.data},
           {"classes", {o.class_a, o.class_b}},
           {"outputs", o.outputs},
@@ -172,6 +172,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     setting s;
     s.name = p.name, s.arch = p.arch, s.width = p.width, s.bn = p.bn, s.wn = p.wn, s.wd = p.wd, s.lr = p.lr;
     s.momentum = p.momentum, s.epochs = p.epochs, s.batch = p.batch, s.inits = p.inits;
+    s.flow_samples = p.flow_samples;
     s.init_labels = p.init_labels;
     settings.push_back(s);
   }

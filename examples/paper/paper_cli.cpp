@@ -48,6 +48,8 @@ CLI::Validator data_spec() {
 
 // The quick preset's training and test subsets.
 constexpr std::uint64_t quick_samples = 2000;
+// The gradient-flow settings' training subset (the full batch of every step).
+constexpr std::uint64_t flow_samples = 512;
 
 class parser {
  public:
@@ -169,8 +171,13 @@ class parser {
         s.name = n.name, s.arch = n.arch, s.bn = n.bn, s.wn = n.wn, s.wd = n.wd;
         s.lr = paper_preset ? n.lr : n.quick_lr;
         s.momentum = n.momentum, s.epochs = paper_preset ? n.paper_epochs : n.quick_epochs;
-        if (!paper_preset) inits = n.quick_inits;
+        s.flow_samples = n.flow_samples;
+        if (!paper_preset || n.flow_samples) inits = n.quick_inits;  // a flow setting: one init
         if (app_.count("--wd")) s.wd = wd_;
+        if (s.flow_samples && (app_.count("--momentum") || app_.count("--batch")))
+          throw CLI::ValidationError(app_.count("--momentum") ? "--momentum" : "--batch",
+                                     "the setting " + s.name + " follows gradient flow: full batch, momentum 0; "
+                                     "leave the flag out or name the settings with --experiment, without the flow ones");
       }
       s.width = app_.count("--width") ? std::stoull(width_) : paper_preset ? 512 : 128;
       if (app_.count("--init")) inits = inits_;
@@ -180,6 +187,7 @@ class parser {
       if (app_.count("--momentum")) s.momentum = momentum_;
       if (app_.count("--epochs")) s.epochs = epochs_;
       if (app_.count("--batch")) s.batch = batch_;
+      if (s.flow_samples) s.batch = s.flow_samples;
       o.settings.push_back(s);
     }
     const auto comma = classes_.find(',');
@@ -225,6 +233,12 @@ const std::vector<named_setting>& named_settings() {
        1500, 1000, "1,5", true, true},
       {"conv-bn-nowd", "the paper's convolutional net, BN without WD", "conv4", true, false, 0, 0.01, 0.9, 0.01,
        4, 1000, "0.1,1,5", false, true},
+      {"flow-bn-wd", "gradient flow (full-batch GD, momentum 0, small lr), BN and WD: the norm equations, "
+       "<W_k, grad_k L> = 0 behind BN, rho -> rho_eq", "fc4", true, false, 0.01, 0.01, 0, 0.01, 3000, 20000, "1",
+       true, true, flow_samples},
+      {"flow-wn-wd", "gradient flow, weight-normalised layers with WD on the scales: d rho_k/dt against the "
+       "theory's formula, equal layer norms", "fc4", false, true, 0.01, 0.01, 0, 0.01, 3000, 20000, "30", true, true,
+       flow_samples},
   };
   return table;
 }

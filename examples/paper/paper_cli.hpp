@@ -24,6 +24,8 @@ struct planned_setting {
   std::uint64_t epochs = 12, batch = 128;
   std::vector<std::string> init_labels;  // as written: they name the run folders (init_<label>)
   std::vector<double> inits;             // Frobenius norm of every weight matrix at init
+  std::uint64_t flow_samples = 0;        // > 0: gradient flow (full-batch GD, momentum 0) on
+                                         // the first flow_samples training samples
 };
 
 // The named settings and what each is for; the presets' epochs and inits.
@@ -35,8 +37,9 @@ struct named_setting {
   double wd, lr, momentum;  // lr: the paper's
   double quick_lr;          // the quick preset's (narrower nets; see named_settings())
   std::uint64_t quick_epochs, paper_epochs;
-  const char* quick_inits;  // the paper preset runs every setting at 0.1,1,5
+  const char* quick_inits;  // the paper preset runs every setting at 0.1,1,5 (flow settings: these)
   bool in_quick, in_paper;  // in the preset's default --experiment
+  std::uint64_t flow_samples = 0;  // > 0: follows gradient flow on this many samples (epochs = steps)
 };
 const std::vector<named_setting>& named_settings();
 

@@ -105,6 +105,7 @@ def load_runs(run_dir):
         summary = read_json(os.path.join(rdir, "summary.json"))
         obs, header = read_csv_columns(os.path.join(rdir, "observations.csv"))
         margins, mheader = read_csv_columns(os.path.join(rdir, "margins.csv"))
+        flow, _ = read_csv_columns(os.path.join(rdir, "flow.csv"))  # gradient-flow runs only
         ms = msettings.get(name, {})
         conf = _run_config(summary, rdir)
         final = summary.get("final") or {h: obs[h][-1] for h in header if obs[h]}
@@ -122,6 +123,8 @@ def load_runs(run_dir):
             "margins": margins,
             "margin_columns": [h for h in mheader if h.startswith("q")],
             "scale_invariant_layers": summary.get("scale_invariant_layers") or [],
+            "factoring_layers": summary.get("factoring_layers") or [],
+            "flow": flow,
             "summary": summary,
             "manifest_setting": ms,
         })
@@ -313,6 +316,45 @@ def fig_norms(runs, run_dir, setting):
     return _save(fig, run_dir, f"{setting}-f-norms.png")
 
 
+def _pos(xs):
+    """Values for a log axis: non-positive ones become gaps."""
+    a = np.asarray(xs, dtype=float)
+    return np.where(a > 0, a, np.nan)
+
+
+def fig_flow(run, run_dir):
+    """A gradient-flow run: rho against rho_eq (train mode), and the residuals of the norm
+    equations (radial identity, flow) per layer, against tau."""
+    fl = run["flow"]
+    tau = np.asarray(fl.get("tau", []), dtype=float)
+    fig, ax = _grid(1, 3, f"{run['setting']}, init {run['label'][5:]}: gradient flow")
+    a = ax[0][0]
+    a.plot(tau, fl.get("rho", []), label="rho")
+    a.plot(tau, fl.get("rho_eq", []), "--", label="rho_eq")
+    a.set_xscale("symlog", linthresh=max(tau[1] if len(tau) > 1 else 1e-3, 1e-6))
+    a.set_yscale("log")
+    a.set_xlabel("tau = sum of lr")
+    a.set_title("rho and rho_eq (train mode)")
+    a.legend(fontsize=7)
+    layers = verdicts._flow_layers(run)
+    for panel, key, title in ((1, "radial_res", "radial identity residual"), (2, "flow_res", "flow residual")):
+        a = ax[0][panel]
+        for k in layers:
+            ys = _pos(fl.get(f"{key}_{k}", []))
+            kind = "BN-preceded" if k in run["scale_invariant_layers"] else "factoring"
+            a.plot(tau, ys, label=f"layer {k} ({kind})")
+        if key == "flow_res":
+            for k in layers:
+                a.plot(tau, _pos(fl.get(f"step_res_{k}", [])), ":", lw=0.8,
+                       color=a.lines[layers.index(k)].get_color())
+        a.set_xscale("symlog", linthresh=max(tau[1] if len(tau) > 1 else 1e-3, 1e-6))
+        a.set_yscale("log")
+        a.set_xlabel("tau")
+        a.set_title(title + (" (dotted: one step)" if key == "flow_res" else ""))
+        a.legend(fontsize=6)
+    return _save(fig, run_dir, f"{run['setting']}-{run['label']}-flow.png")
+
+
 def fig_summary(runs, run_dir):
     """Prediction 9: final test error against final rho, one point per run."""
     fig, a = plt.subplots(figsize=(6.5, 4.5))
@@ -412,7 +454,7 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
              "error 0). A prediction whose runs did not reach it is *inconclusive: regime not reached*.")
     L.append("")
     reg_rows = []
-    for r in runs:
+    for r in (r for r in runs if not r["flow"]):
         test, reached, why = verdicts.regime(r)
         reg_rows.append([r["setting"], r["label"][5:], test,
                          "**yes**" if reached else ("no" if reached is not None else "cannot tell"), why])
@@ -428,9 +470,40 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
              "*confirmed*. Diverged runs make their part inconclusive; runs that did not reach their "
              "regime are not judged.")
     L.append("")
+    flow_runs = [r for r in runs if r["flow"]]
+    if flow_runs:
+        L += ["## Gradient flow", ""]
+        L.append("The flow settings train by full-batch gradient descent without momentum at a small lr, "
+                 "so that the run follows the gradient flow the theory is about; they are checked against "
+                 "the theory's equations directly (flow.csv of each run; time tau = sum of the lrs), and are "
+                 "not used for the 9 predictions. c = 1/N for the mean loss.")
+        L.append("")
+        L += _table(["#", "equation", "measured", "threshold", "verdict"],
+                    [[n, text, v.evidence, v.threshold, f"**{v.verdict}**"]
+                     for n, text, v in verdicts.flow_check_rows(runs)])
+        L.append("")
+        for r in flow_runs:
+            fl = r["flow"]
+            rows = []
+            for k in verdicts._flow_layers(r):
+                kind = "BN-preceded" if k in r["scale_invariant_layers"] else (
+                    "factoring" if k in r["factoring_layers"] else "other")
+                late = [x for x in verdicts._flow_late(r, fl[f"flow_res_{k}"]) if verdicts._finite(x)]
+                step = [x for x in verdicts._flow_late(r, fl[f"step_res_{k}"]) if verdicts._finite(x)]
+                rad = [x for x in fl[f"radial_res_{k}"] if verdicts._finite(x)]
+                rows.append([k, kind, fl[f"rho_{k}"][0], fl[f"rho_{k}"][-1], verdicts._median(rad),
+                             max(late) if late else float("nan"), max(step) if step else float("nan")])
+            L.append(f"**{r['setting']}, init {r['label'][5:]}** ({int(fl['iter'][-1])} steps, tau "
+                     f"{fl['tau'][-1]:.4g}; train mode at the end: rho {fl['rho'][-1]:.4g}, rho_eq "
+                     f"{fl['rho_eq'][-1]:.4g}, Lemma 1 residual {fl['lemma1_res'][-1]:.3g})")
+            L.append("")
+            L += _table(["layer", "kind", "rho_k start", "rho_k end", "median radial_res",
+                         "late max flow_res", "late max one-step res"], rows)
+            L.append("")
     L += ["### Thresholds (constants in verdicts.py)", ""]
     for name in sorted(dir(verdicts)):
-        if name[:1] == "P" and name[1:2].isdigit() or name == "LATE_FRACTION" or name.startswith("REGIME_"):
+        if (name[:1] == "P" and name[1:2].isdigit() or name == "LATE_FRACTION" or name.startswith("REGIME_")
+                or name.startswith("FLOW_MAX") or name == "FLOW_LATE_FRACTION"):
             L.append(f"- `{name}` = {getattr(verdicts, name)}")
     L.append("")
 
@@ -466,14 +539,17 @@ def main(argv):
         return 1
     os.makedirs(os.path.join(run_dir, FIGDIR), exist_ok=True)
     figures = []
-    for setting in dict.fromkeys(r["setting"] for r in runs):
+    for r in runs:
+        if r["flow"].get("tau"):
+            figures.append((fig_flow(r, run_dir), f"{r['setting']}, init {r['label'][5:]}: gradient flow"))
+    for setting in dict.fromkeys(r["setting"] for r in runs if not r["flow"]):
         group = [r for r in runs if r["setting"] == setting and r["series"].get("iter")]
         if not group:
             print(f"report.py: {setting}: no observations, no figures", file=sys.stderr)
             continue
         for fn, caption in PANELS:
             figures.append((fn(group, run_dir, setting), f"{setting}: {caption}"))
-    figures.append((fig_summary(runs, run_dir), "All runs: final test error vs final rho (prediction 9)"))
+    figures.append((fig_summary([r for r in runs if not r["flow"]], run_dir), "All runs: final test error vs final rho (prediction 9)"))
     write_report(run_dir, manifest, runs, figures, verdicts.all_verdicts(runs))
     print(f"report.py: wrote {os.path.join(run_dir, 'REPORT.md')} and {len(figures)} figures")
     return 0

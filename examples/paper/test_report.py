@@ -255,6 +255,55 @@ class TestP9(unittest.TestCase):
         self.assertAlmostEqual(V.spearman([1, 2, 2, 3], [4, 3, 3, 1]), -1.0)
 
 
+# ---- gradient flow -------------------------------------------------------------------------
+def flow_run(setting, bn, wd, radial=1e-6, late=1e-4, rho=(1.0, 0.8), rho_eq=(0.5, 0.8), norms=None,
+             lemma1=(0.5, 0.01), factoring=None, inv=None):
+    """A flow run: 4 layers, 10 rows over tau 0..10; the late half has flow_res `late`."""
+    tau = [float(i) for i in range(10)]
+    fl = {"tau": tau, "iter": [100 * i for i in range(10)],
+          "rho": [rho[0]] + [rho[1]] * 9, "rho_eq": [rho_eq[0]] + [rho_eq[1]] * 9,
+          "lemma1_res": [lemma1[0]] + [lemma1[1]] * 9}
+    for k in range(1, 5):
+        end = (norms or [1.0] * 4)[k - 1]
+        fl[f"rho_{k}"] = [1.0] + [end] * 9
+        fl[f"radial_res_{k}"] = [radial] * 10
+        fl[f"flow_res_{k}"] = [float("nan"), 0.05, 0.02, 0.01] + [late] * 6
+        fl[f"step_res_{k}"] = [float("nan")] + [2 * late] * 9
+    r = run(setting, bn, wd, 1.0)
+    r.update(flow=fl, factoring_layers=factoring or ([4] if bn else [1, 2, 3, 4]),
+             scale_invariant_layers=inv or ([1, 2, 3] if bn else []))
+    return r
+
+
+def flow_verdicts(runs):
+    return {n: v.verdict for n, _, v in V.flow_check_rows(runs)}
+
+
+class TestFlow(unittest.TestCase):
+    def test_confirmed(self):
+        v = flow_verdicts([flow_run("flow-bn-wd", True, 0.01), flow_run("flow-wn-wd", False, 0.01)])
+        self.assertEqual(v, {"F1": C, "F2": C, "F3": C, "F4": C, "F5": C})
+
+    def test_not_confirmed(self):
+        v = flow_verdicts([flow_run("flow-bn-wd", True, 0.01, radial=0.05, late=0.02, rho_eq=(0.5, 0.7),
+                                    lemma1=(0.3, 0.5)),
+                           flow_run("flow-wn-wd", False, 0.01, norms=[1.0, 1.2, 1.0, 1.0])])
+        self.assertEqual(v, {"F1": N, "F2": N, "F3": N, "F4": N, "F5": N})
+
+    def test_early_rows_are_not_judged_and_sgd_runs_are_not_flow_runs(self):
+        # flow_res is large only in the first half of tau: still confirmed
+        self.assertEqual(flow_verdicts([flow_run("flow-bn-wd", True, 0.01)])["F2"], C)
+        # without flow runs every check is inconclusive, and flow runs stay out of P1-P9
+        self.assertEqual(set(flow_verdicts([bnwd(1)]).values()), {I})
+        with_flow = V.all_verdicts([flow_run("flow-bn-wd", True, 0.01)])
+        self.assertEqual([v.evidence for _, _, v in with_flow], [v.evidence for _, _, v in V.all_verdicts([])])
+
+    def test_rho_eq_only_where_one_factor_carries_the_scale(self):
+        v = V.flow_check_rows([flow_run("flow-wn-wd", False, 0.01, rho_eq=(1e-4, 1e-4))])
+        f3 = next(x for n, _, x in v if n == "F3")
+        self.assertEqual(f3.verdict, I)
+
+
 # ---- end to end --------------------------------------------------------------------------
 COLUMNS = ["epoch", "iter", "lr", "train_loss", "test_loss", "train_error", "test_error", "rho",
            "rho_all", "rho_bn", "rho_eq", "rho_eq0", "sum_yf", "sum_f2", "mean_abs_f", "margin_min",
@@ -314,12 +363,20 @@ class TestEndToEnd(unittest.TestCase):
                                      for n, b, w in settings],
                         "seconds": 10.0, "diverged_runs": 0,
                         "runs": [{"setting": n, "init": i, "folder": f"{n}/init_{i}", "status": "finished"}
-                                 for n, _, _ in settings for i in ("0.1", "5")]}
+                                 for n, _, _ in settings for i in ("0.1", "5")]
+                        + [{"setting": "flow-bn-wd", "init": "1", "folder": "flow-bn-wd/init_1", "status": "finished"}]}
             with open(os.path.join(tmp, "manifest.json"), "w") as fh:
                 json.dump(manifest, fh)
             for n, b, w in settings:
                 for init in ("0.1", "5"):
                     write_synthetic_run(tmp, n, b, w, float(init) if init != "5" else 5)
+            # A gradient-flow run: its flow.csv gives the flow section and figure, not P1-P9 panels.
+            write_synthetic_run(tmp, "flow-bn-wd", True, 0.01, 1)
+            fl = flow_run("flow-bn-wd", True, 0.01)["flow"]
+            with open(os.path.join(tmp, "flow-bn-wd", "init_1", "flow.csv"), "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(list(fl))
+                w.writerows(zip(*fl.values()))
             # Left by another sweep and not in the manifest: never read.
             write_synthetic_run(tmp, "fc-bn-wd", True, 0.01, 7)
             write_synthetic_run(tmp, "conv-bn-nowd", True, 0.0, 1)
@@ -329,7 +386,8 @@ class TestEndToEnd(unittest.TestCase):
             with open(os.path.join(tmp, "REPORT.md")) as fh:
                 text = fh.read()
             # the 9-row predictions table, each row with a verdict
-            rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln.split("|")[1].strip().isdigit()]
+            predictions = text.split("## Gradient flow")[0]
+            rows = [ln for ln in predictions.splitlines() if ln.startswith("| ") and ln.split("|")[1].strip().isdigit()]
             self.assertEqual([int(ln.split("|")[1]) for ln in rows], list(range(1, 10)))
             for ln in rows:
                 self.assertRegex(ln, r"\*\*(confirmed|not confirmed|inconclusive)\*\* \|$")
@@ -338,7 +396,11 @@ class TestEndToEnd(unittest.TestCase):
             self.assertNotIn("conv-bn-nowd", text)
             figs = os.path.join(tmp, "figures")
             names = sorted(os.listdir(figs))
-            self.assertEqual(len(names), 2 * 6 + 1, names)
+            self.assertEqual(len(names), 2 * 6 + 1 + 1, names)
+            self.assertIn("flow-bn-wd-init_1-flow.png", names)
+            self.assertIn("## Gradient flow", text)
+            flow_rows = [ln for ln in text.splitlines() if ln.startswith("| F")]
+            self.assertEqual([ln.split("|")[1].strip() for ln in flow_rows], ["F1", "F2", "F3", "F4", "F5"])
             for name in names:
                 with open(os.path.join(figs, name), "rb") as fh:
                     head = fh.read(8)

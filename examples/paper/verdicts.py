@@ -554,10 +554,131 @@ def prediction_9(runs):
                    f"Spearman {rs:.3f} over {len(pts)} runs ({listing})", THRESHOLDS[9])
 
 
+# ---- gradient flow ---------------------------------------------------------------------
+# The flow settings (full-batch GD, momentum 0, small lr) check the theory's equations
+# directly, from flow.csv (rhonet/train/flow_check.hpp), not the 9 predictions.
+FLOW_MAX_RADIAL_RES = 1e-2     # median over the rows of |a_k - closed form| / ||grad_k L||, every layer
+FLOW_LATE_FRACTION = 0.5       # "late" for the flow = the last half of tau
+FLOW_MAX_LATE_RES = 1e-2       # max over the late rows of flow_res_k, every layer
+FLOW_MAX_RHO_EQ_DEV = 0.02     # |rho / rho_eq - 1| at the end (train mode), one factor carrying the scale
+FLOW_MAX_NORM_RATIO = 1.05     # max_k rho_k / min_k rho_k at the end, WD runs without BN
+FLOW_MAX_LEMMA1_RES = 0.1      # Lemma 1 (3) residual at the end (train mode), WD runs
+
+FLOW_CHECKS = {
+    "F1": "Homogeneity gives the radial gradient in closed form: <W_k, grad_k L> / rho_k = "
+          "(2c/rho_k)(sum ||g||^2 - sum <y,g>) for a factoring layer, 0 behind BN.",
+    "F2": "The run follows the flow: the measured d rho_k/dtau matches the closed form "
+          "d rho_k/dtau = -(2c/rho_k)(sum ||g||^2 - sum <y,g>) - wd rho_k.",
+    "F3": "rho -> rho_eq = sum <y,f> / (lambda + sum ||f||^2) (BN + WD: one factor carries the scale).",
+    "F4": "WD without BN: the layer norms are equal.",
+    "F5": "Lemma 1 (3): the last layer becomes stationary on the sphere (residual -> 0).",
+}
+
+FLOW_THRESHOLDS = {
+    "F1": f"median over the rows of radial_res_k <= {FLOW_MAX_RADIAL_RES:g} for every layer",
+    "F2": f"flow_res_k <= {FLOW_MAX_LATE_RES:g} in every row of the last {FLOW_LATE_FRACTION:.0%} of tau, "
+          "every layer",
+    "F3": f"|rho / rho_eq - 1| <= {FLOW_MAX_RHO_EQ_DEV} at the end (train mode), runs with WD whose "
+          "output carries its scale in one layer",
+    "F4": f"max_k rho_k / min_k rho_k <= {FLOW_MAX_NORM_RATIO} at the end, WD runs without BN",
+    "F5": f"lemma1_res <= {FLOW_MAX_LEMMA1_RES} at the end (train mode), WD runs",
+}
+
+
+def _flow_layers(run):
+    cols = run.get("flow", {})
+    k, out = 1, []
+    while f"rho_{k}" in cols:
+        out.append(k)
+        k += 1
+    return out
+
+
+def _flow_late(run, xs):
+    tau = run["flow"].get("tau", [])
+    if not tau:
+        return []
+    t0 = (1.0 - FLOW_LATE_FRACTION) * tau[-1]
+    return [x for t, x in zip(tau, xs) if t >= t0]
+
+
+def _flow_final(run, key):
+    xs = run.get("flow", {}).get(key, [])
+    return xs[-1] if xs else float("nan")
+
+
+def flow_check_rows(runs):
+    """[(id, text, Verdict)] for the flow checks over the flow runs (those with a flow.csv)."""
+    flow = [r for r in runs if r.get("flow")]
+    rows = []
+
+    def combine(check, parts, empty):
+        rows.append((check, FLOW_CHECKS[check], _combine(parts, FLOW_THRESHOLDS[check], empty)))
+
+    parts = []
+    for r in flow:
+        worst = max((_median([x for x in r["flow"][f"radial_res_{k}"] if _finite(x)]), k) for k in _flow_layers(r))
+        ok = worst[0] <= FLOW_MAX_RADIAL_RES
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{_label(r)}: largest median {_fmt(worst[0])} (layer {worst[1]})"))
+    combine("F1", parts, "no flow run")
+    parts = []
+    for r in flow:
+        late = [(max([x for x in _flow_late(r, r["flow"][f"flow_res_{k}"]) if _finite(x)] or [float("nan")]), k)
+                for k in _flow_layers(r)]
+        worst = max(late, key=lambda p: p[0] if _finite(p[0]) else float("inf"))
+        if not _finite(worst[0]):
+            parts.append((INCONCLUSIVE, f"{_label(r)}: no late rows"))
+            continue
+        ok = worst[0] <= FLOW_MAX_LATE_RES
+        step = max(x for k in _flow_layers(r) for x in _flow_late(r, r["flow"][f"step_res_{k}"]) if _finite(x))
+        parts.append((CONFIRMED if ok else NOT_CONFIRMED,
+                      f"{_label(r)}: largest late flow_res {_fmt(worst[0])} (layer {worst[1]}); one-step "
+                      f"residual up to {_fmt(step)}"))
+    combine("F2", parts, "no flow run")
+    parts = []
+    for r in flow:
+        if not _has_wd(r) or len(r.get("factoring_layers", [])) != 1:
+            continue
+        rho, eq = _flow_final(r, "rho"), _flow_final(r, "rho_eq")
+        if not (_finite(rho) and _finite(eq) and eq > 0):
+            parts.append((INCONCLUSIVE, f"{_label(r)}: rho_eq {_fmt(eq)} not positive"))
+            continue
+        dev = abs(rho / eq - 1)
+        parts.append((CONFIRMED if dev <= FLOW_MAX_RHO_EQ_DEV else NOT_CONFIRMED,
+                      f"{_label(r)}: rho {_fmt(rho)}, rho_eq {_fmt(eq)}, deviation {dev:.2%}"))
+    combine("F3", parts, "no flow run with WD and one factor carrying the scale")
+    parts = []
+    for r in flow:
+        if not _has_wd(r) or _has_bn(r):
+            continue
+        norms = [_flow_final(r, f"rho_{k}") for k in _flow_layers(r)]
+        start = [r["flow"][f"rho_{k}"][0] for k in _flow_layers(r)]
+        ratio = _spread(norms)
+        note = " (they start equal)" if _spread(start) == 1 else ""
+        parts.append((CONFIRMED if ratio <= FLOW_MAX_NORM_RATIO else NOT_CONFIRMED,
+                      f"{_label(r)}: ratio {_fmt(ratio)}{note}"))
+    combine("F4", parts, "no flow run with WD and without BN")
+    parts = []
+    for r in flow:
+        if not _has_wd(r):
+            continue
+        xs = [x for x in r["flow"].get("lemma1_res", []) if _finite(x)]
+        if not xs:
+            parts.append((INCONCLUSIVE, f"{_label(r)}: no residual (more than one output)"))
+            continue
+        parts.append((CONFIRMED if xs[-1] <= FLOW_MAX_LEMMA1_RES else NOT_CONFIRMED,
+                      f"{_label(r)}: {_fmt(xs[0])} at the start, {_fmt(xs[-1])} at the end"))
+    combine("F5", parts, "no flow run with WD")
+    return rows
+
+
 ALL = [prediction_1, prediction_2, prediction_3, prediction_4, prediction_5,
        prediction_6, prediction_7, prediction_8, prediction_9]
 
 
 def all_verdicts(runs):
-    """[(number, prediction text, Verdict)] for the 9 predictions."""
-    return [(i + 1, PREDICTIONS[i + 1], f(runs)) for i, f in enumerate(ALL)]
+    """[(number, prediction text, Verdict)] for the 9 predictions, from the runs that are not
+    gradient-flow runs (those have checks of their own: flow_check_rows)."""
+    sgd = [r for r in runs if not r.get("flow")]
+    return [(i + 1, PREDICTIONS[i + 1], f(sgd)) for i, f in enumerate(ALL)]

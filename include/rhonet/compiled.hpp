@@ -45,12 +45,13 @@
 #define RHONET_TOP_FLOOR_TRAIN(KW, T)                                                            \
   KW class trainer<T>;                                                                           \
   KW train_result detail::train_model<T>(model<T>&, const dataset<T>&, const dataset<T>&,        \
-                                         const train_options&);
+                                         const train_options&, const std::vector<run_observer<T>*>&);
 
 #define RHONET_TOP_FLOOR_LIVE_OBSERVERS(KW, T)                                                   \
   KW class fault_guard<T>;                                                                       \
   KW class paper_observables<T>;                                                                 \
-  KW class progress<T>;
+  KW class progress<T>;                                                                          \
+  KW class flow_check<T>;
 
 #define RHONET_TOP_FLOOR_FILE_OBSERVERS(KW, T)                                                   \
   KW class csv_log<T>;                                                                           \

@@ -21,6 +21,7 @@
 #include <rhonet/train/checkpointer.hpp>
 #include <rhonet/train/csv_log.hpp>
 #include <rhonet/train/fault_guard.hpp>
+#include <rhonet/train/flow_check.hpp>
 #include <rhonet/train/paper_observables.hpp>
 #include <rhonet/train/progress.hpp>
 #include <rhonet/train/run_summary.hpp>
@@ -105,7 +106,7 @@ class epoch_callback final : public run_observer<T> {
 // The body of train(): depends on the element type only.
 template <class T>
 train_result train_model(model<T>& net, const dataset<T>& train_set, const dataset<T>& test_set,
-                         const train_options& opt) {
+                         const train_options& opt, const std::vector<run_observer<T>*>& extra) {
   trainer_options to;
   to.epochs = opt.epochs;
   to.batch = opt.batch;
@@ -136,6 +137,7 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
     t.add(std::make_unique<checkpointer<T>>(opt.checkpoint_dir, opt.checkpoint_every, opt.keep_checkpoints));
   }
   if (opt.on_epoch) t.add(std::make_unique<epoch_callback<T>>(opt.on_epoch));
+  for (run_observer<T>* o : extra) t.add(*o);
   if (opt.progress) t.add(std::make_unique<progress<T>>());
 
   // Resume: the newest complete checkpoint restores every component, so the following
@@ -163,18 +165,21 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
 
 // Trains `net` with the options above; see the header comment. Throws training_diverged on a
 // numerical fault (summary.json records it first) and std::system_error when a file of the
-// run cannot be written.
+// run cannot be written. `extra` observers (the caller's; e.g. flow_check) subscribe after the
+// built-in ones and must outlive the call.
 template <class Net, class T = typename Net::value_type>
   requires(!std::is_base_of_v<model<T>, Net>)
-train_result train(Net& net, const dataset<T>& train_set, const dataset<T>& test_set, const train_options& opt) {
+train_result train(Net& net, const dataset<T>& train_set, const dataset<T>& test_set, const train_options& opt,
+                   const std::vector<run_observer<T>*>& extra = {}) {
   model_of<Net> m(net);
-  return detail::train_model<T>(m, train_set, test_set, opt);
+  return detail::train_model<T>(m, train_set, test_set, opt, extra);
 }
 
 // The same for a network behind the model interface (model.hpp).
 template <class T>
-train_result train(model<T>& net, const dataset<T>& train_set, const dataset<T>& test_set, const train_options& opt) {
-  return detail::train_model<T>(net, train_set, test_set, opt);
+train_result train(model<T>& net, const dataset<T>& train_set, const dataset<T>& test_set, const train_options& opt,
+                   const std::vector<run_observer<T>*>& extra = {}) {
+  return detail::train_model<T>(net, train_set, test_set, opt, extra);
 }
 
 }  // namespace rhonet

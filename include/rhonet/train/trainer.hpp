@@ -192,6 +192,8 @@ struct step_report {
   std::size_t wrong;        // misclassified rows of this batch (train mode)
   const matrix<T>& x;       // the batch
   const matrix<T>& target;
+  const matrix<T>* out = nullptr;  // the network's output for the batch (train mode); set
+                                   // from on_backward on
 };
 
 struct epoch_report {
@@ -518,6 +520,7 @@ void trainer<T>::run() {
         const std::size_t w = misclassified(out, yb_);
         r.loss = double(l);
         r.wrong = w;
+        r.out = &out;
         net_->backward(grad_);
         for (run_observer<T>* o : observers_) o->on_backward(*this, r);
         optim_->step();
