@@ -69,13 +69,6 @@ class parser {
 
 }  // namespace
 
-options parse(int argc, const char* const* argv) {
-  parser p;
-  try {
-    return p.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    throw cli::as_usage_error(p.app(), e);
-  }
-}
+options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
 
 }  // namespace train_binary_cli

@@ -190,4 +190,16 @@ inline usage_error as_usage_error(const CLI::App& app, const CLI::ParseError& e)
   return usage_error(usage_error_exit, e.what());
 }
 
+// A program's parse(): builds its Parser (app() and parse(argc, argv), which throws
+// CLI::ParseError) and turns a parse error into a usage_error.
+template <class Parser>
+auto parse_with(int argc, const char* const* argv) {
+  Parser p;
+  try {
+    return p.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    throw as_usage_error(p.app(), e);
+  }
+}
+
 }  // namespace cli

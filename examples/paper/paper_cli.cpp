@@ -229,13 +229,6 @@ const std::vector<named_setting>& named_settings() {
   return table;
 }
 
-options parse(int argc, const char* const* argv) {
-  parser p;
-  try {
-    return p.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    throw cli::as_usage_error(p.app(), e);
-  }
-}
+options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
 
 }  // namespace paper_cli
