@@ -411,6 +411,16 @@ part<T> part_of(C& component) {
   return p;
 }
 
+// The parts of save_checkpoint and load_checkpoint: the network's tensors, its layers'
+// settings and, when `opt` is not null, the optimiser's (a const one can only be saved).
+template <class Net, class Opt>
+std::vector<part<typename Net::value_type>> parts_of(Net& net, Opt* opt) {
+  using T = typename Net::value_type;
+  std::vector<part<T>> parts{network_part<T>(net.parameters(), net.buffers()), model_part(net)};
+  if (opt) parts.push_back(part_of(*opt));
+  return parts;
+}
+
 // Writes the parts into `dir` (crash-safe: a sibling temporary folder, the manifest last,
 // then renamed into place; an existing checkpoint at `dir` is replaced atomically).
 template <class T>
@@ -481,22 +491,15 @@ nlohmann::json load(const std::filesystem::path& dir, const std::string& signatu
 template <class Net>
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
                      nlohmann::json extra = nlohmann::json::object()) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
+  detail::ckpt::save<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt),
+                                               std::move(extra));
 }
 
 // Loads a checkpoint written by save_checkpoint into `net` (and `opt`, if not null) and
 // returns the `extra` JSON saved with it. See the header comment for the checks.
 template <class Net>
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  return detail::ckpt::load<T>(dir, Net::signature(), parts);
+  return detail::ckpt::load<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt));
 }
 
 // The same with another optimiser (adam, adamw, or one of the user's with save_state and
@@ -506,21 +509,14 @@ template <class Net, class Opt>
            !std::same_as<Opt, sgd<typename Net::value_type>>)
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const Opt* opt,
                      nlohmann::json extra = nlohmann::json::object()) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
+  detail::ckpt::save<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt),
+                                               std::move(extra));
 }
 template <class Net, class Opt>
   requires(std::derived_from<Opt, optimizer<typename Net::value_type>> &&
            !std::same_as<Opt, sgd<typename Net::value_type>>)
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, Opt* opt) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  return detail::ckpt::load<T>(dir, Net::signature(), parts);
+  return detail::ckpt::load<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt));
 }
 
 namespace detail::ckpt {
