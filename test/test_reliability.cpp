@@ -75,6 +75,50 @@ void set_all(Net& net, std::size_t param, float v) {
   net.parameters().at(param)->value.fill(v);
 }
 
+using bn_net = network<input<17>, dense<16>, batch_norm<>, relu, dense<16>, batch_norm<>, relu, dense<1>>;
+
+// The resume tests' setting: 100 training samples (batches of 16: a partial last batch), 40
+// test samples, a BN net initialised at norm 1 (seed 9), run folders under one scratch dir.
+struct resume_fixture {
+  scratch dir;
+  dataset<float> train_set = clouds(100, 6), test_set = clouds(40, 7);
+  explicit resume_fixture(const std::string& name) : dir(name) {}
+
+  std::unique_ptr<bn_net> fresh_net(double norm = 1.0, std::uint64_t seed = 9) const {
+    auto net = std::make_unique<bn_net>();
+    init_frobenius(net->parameters(), norm, seed);
+    return net;
+  }
+  // Trains a net into run folder `name` without interruption; returns it.
+  std::unique_ptr<bn_net> straight(train_options opt, const std::string& name = "straight") {
+    auto net = fresh_net();
+    opt.out_dir = dir.path / name;
+    train(*net, train_set, test_set, opt);
+    return net;
+  }
+  // Trains into "broken" with checkpoints in "broken-ckpt" and stops after the checkpoint of
+  // epoch `at`, as if killed there; returns the options to resume with (resume on).
+  train_options break_at_epoch(train_options opt, std::size_t at) {
+    struct stop {};
+    auto net = fresh_net();
+    opt.out_dir = dir.path / "broken";
+    opt.checkpoint_dir = dir.path / "broken-ckpt";
+    opt.on_epoch = [at](std::size_t epoch) {
+      if (epoch == at) throw stop{};
+    };
+    BOOST_CHECK_THROW(train(*net, train_set, test_set, opt), stop);
+    opt.on_epoch = {};
+    opt.resume = true;
+    return opt;
+  }
+  // The CSV files of two run folders are the same (but for wall time).
+  bool same_csv(const std::string& a, const std::string& b) const {
+    return without_column(read_text(dir.path / a / "observations.csv"), "seconds") ==
+               without_column(read_text(dir.path / b / "observations.csv"), "seconds") &&
+           read_text(dir.path / a / "margins.csv") == read_text(dir.path / b / "margins.csv");
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(nan_in_input_is_caught_in_its_step) {
@@ -189,66 +233,42 @@ BOOST_AUTO_TEST_CASE(diverging_learning_rate_keeps_the_last_good_checkpoint) {
 // A run stopped after epoch 3 (as if killed after its checkpoint) and resumed gives the
 // weights and CSV files of a run that was never stopped, bit for bit (seconds excepted).
 BOOST_AUTO_TEST_CASE(resume_is_bit_identical_to_an_unbroken_run) {
-  scratch dir("resume");
-  const auto train_set = clouds(100, 6), test_set = clouds(40, 7);  // 100 / 16: a partial batch
-  using net_t = network<input<17>, dense<16>, batch_norm<>, relu, dense<16>, batch_norm<>, relu, dense<1>>;
-
-  auto straight = std::make_unique<net_t>();
-  init_frobenius(straight->parameters(), 1.0, 9);
-  auto opt = quiet_options(6);
-  opt.out_dir = dir.path / "straight";
-  train(*straight, train_set, test_set, opt);
-
-  struct stop {};
-  auto broken = std::make_unique<net_t>();
-  init_frobenius(broken->parameters(), 1.0, 9);
-  opt.out_dir = dir.path / "broken";
-  opt.checkpoint_dir = dir.path / "broken-ckpt";
-  opt.on_epoch = [](std::size_t epoch) {
-    if (epoch == 3) throw stop{};
-  };
-  BOOST_CHECK_THROW(train(*broken, train_set, test_set, opt), stop);
+  resume_fixture f("resume");
+  const auto straight = f.straight(quiet_options(6));
+  auto opt = f.break_at_epoch(quiet_options(6), 3);
   BOOST_TEST(list_checkpoints(opt.checkpoint_dir).size() == 2u);  // keep_checkpoints = 2: 2 and 3
 
   // Resume in a fresh network (differently initialised: everything must come from disk).
-  auto resumed = std::make_unique<net_t>();
-  init_frobenius(resumed->parameters(), 3.0, 77);
-  opt.on_epoch = {};
-  opt.resume = true;
-  const auto r = train(*resumed, train_set, test_set, opt);
+  auto resumed = f.fresh_net(3.0, 77);
+  const auto r = train(*resumed, f.train_set, f.test_set, opt);
   BOOST_TEST(r.resumed_from_epoch == 3u);
   BOOST_TEST(r.history.size() == 3u);  // epochs 4, 5, 6
   BOOST_TEST((bytes_of(*resumed) == bytes_of(*straight)));
-  BOOST_TEST(without_column(read_text(dir.path / "broken" / "observations.csv"), "seconds") ==
-             without_column(read_text(dir.path / "straight" / "observations.csv"), "seconds"));
-  BOOST_TEST(read_text(dir.path / "broken" / "margins.csv") == read_text(dir.path / "straight" / "margins.csv"));
+  BOOST_TEST(f.same_csv("broken", "straight"));
   BOOST_TEST(list_checkpoints(opt.checkpoint_dir).back().first == 6u);
 
   // Resuming a finished run trains nothing and reports the final state.
-  auto again = std::make_unique<net_t>();
-  const auto done = train(*again, train_set, test_set, opt);
+  auto again = std::make_unique<bn_net>();
+  const auto done = train(*again, f.train_set, f.test_set, opt);
   BOOST_TEST(done.resumed_from_epoch == 6u);
   BOOST_TEST(done.history.size() == 1u);
   BOOST_TEST((bytes_of(*again) == bytes_of(*straight)));
-  BOOST_TEST(read_text(dir.path / "broken" / "margins.csv") == read_text(dir.path / "straight" / "margins.csv"));
+  BOOST_TEST(read_text(f.dir.path / "broken" / "margins.csv") == read_text(f.dir.path / "straight" / "margins.csv"));
 }
 
 // The same with Adam and the plateau scheduler: both moments, the step count, the lr the
 // scheduler lowered and its counters all come back from the checkpoint.
 BOOST_AUTO_TEST_CASE(adam_with_plateau_resumes_bit_identically) {
-  scratch dir("resume_adam");
-  const auto train_set = clouds(100, 6), test_set = clouds(40, 7);
-  using net_t = network<input<17>, dense<16>, batch_norm<>, relu, dense<16>, batch_norm<>, relu, dense<1>>;
+  resume_fixture f("resume_adam");
   auto opt = quiet_options(6);
   opt.sgd = {};
   opt.adam = adam_options{.lr = 0.02, .betas = {0.85, 0.99}, .weight_decay = 1e-3};
   // Halves the lr unless the epoch's loss drops by a third: reductions before and after the break.
   opt.plateau = plateau_options{.factor = 0.5, .patience = 0, .threshold = 0.33};
 
-  auto straight = std::make_unique<net_t>();
-  init_frobenius(straight->parameters(), 1.0, 9);
-  opt.out_dir = dir.path / "straight";
-  const auto s = train(*straight, train_set, test_set, opt);
+  opt.out_dir = f.dir.path / "straight";
+  auto straight = f.fresh_net();
+  const auto s = train(*straight, f.train_set, f.test_set, opt);
   std::vector<double> lrs;
   for (const observation& o : s.history)
     if (o.epoch >= 1) lrs.push_back(o.lr);
@@ -261,34 +281,22 @@ BOOST_AUTO_TEST_CASE(adam_with_plateau_resumes_bit_identically) {
   BOOST_TEST((summary["config"]["betas"] == nlohmann::json::array({0.85, 0.99})));
   BOOST_TEST(summary["config"]["plateau"]["metric"] == "epoch_loss");
 
-  struct stop {};
-  auto broken = std::make_unique<net_t>();
-  init_frobenius(broken->parameters(), 1.0, 9);
-  opt.out_dir = dir.path / "broken";
-  opt.checkpoint_dir = dir.path / "broken-ckpt";
-  opt.on_epoch = [](std::size_t epoch) {
-    if (epoch == 3) throw stop{};
-  };
-  BOOST_CHECK_THROW(train(*broken, train_set, test_set, opt), stop);
-  auto resumed = std::make_unique<net_t>();
-  init_frobenius(resumed->parameters(), 3.0, 77);
-  opt.on_epoch = {};
-  opt.resume = true;
-  const auto r = train(*resumed, train_set, test_set, opt);
+  opt = f.break_at_epoch(opt, 3);
+  auto resumed = f.fresh_net(3.0, 77);
+  const auto r = train(*resumed, f.train_set, f.test_set, opt);
   BOOST_TEST(r.resumed_from_epoch == 3u);
   BOOST_TEST((bytes_of(*resumed) == bytes_of(*straight)));
-  BOOST_TEST(without_column(read_text(dir.path / "broken" / "observations.csv"), "seconds") ==
-             without_column(read_text(dir.path / "straight" / "observations.csv"), "seconds"));
+  BOOST_TEST(f.same_csv("broken", "straight"));
 
   // The checkpoint of an Adam run does not resume with other betas, nor with SGD.
-  auto other = std::make_unique<net_t>();
+  auto other = std::make_unique<bn_net>();
   opt.adam->betas = {0.9, 0.99};
-  BOOST_CHECK_EXCEPTION(train(*other, train_set, test_set, opt), data_error, [](const data_error& e) {
+  BOOST_CHECK_EXCEPTION(train(*other, f.train_set, f.test_set, opt), data_error, [](const data_error& e) {
     return contains(e.what(), "betas");
   });
   opt.adam.reset();
   opt.sgd = {.lr = 0.02};
-  BOOST_CHECK_EXCEPTION(train(*other, train_set, test_set, opt), data_error, [](const data_error& e) {
+  BOOST_CHECK_EXCEPTION(train(*other, f.train_set, f.test_set, opt), data_error, [](const data_error& e) {
     return contains(e.what(), "optimizer \"sgd\"") && contains(e.what(), "found optimizer \"adam\"");
   });
 }
