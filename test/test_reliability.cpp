@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE rhonet_reliability
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -435,4 +436,167 @@ BOOST_AUTO_TEST_CASE(finite_checks) {
   BOOST_TEST(all_finite(d.data(), d.size()));
   d[2] = -std::numeric_limits<double>::infinity();
   BOOST_TEST(first_non_finite(d.data(), d.size()) == 2u);
+}
+
+namespace {
+
+// Trains with the observers train() adds (observations on every epoch, CSV, checkpoints every
+// 2 epochs) through the trainer itself, stopping on request after step `stop_after` (0:
+// never), as SIGINT does in the programs; resumes from the newest checkpoint if there is one.
+void run_stoppable(bn_net& net, const resume_fixture& f, const std::string& name, std::size_t stop_after) {
+  std::atomic<bool> stop{false};
+  trainer_options to;
+  to.epochs = 5;
+  to.batch = 16;
+  to.seed = 5;
+  to.sgd = {.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3};
+  to.observe_epochs = observation_epochs(5, 60, 60);
+  to.stop = &stop;
+  struct stopper final : run_observer<float> {
+    std::atomic<bool>* flag;
+    std::size_t at;
+    stopper(std::atomic<bool>* f, std::size_t a) : flag(f), at(a) {}
+    void on_step(trainer<float>&, const step_report<float>& r) override {
+      if (r.step == at) *flag = true;
+    }
+  };
+  model_of<bn_net> m(net);
+  trainer<float> t(m, f.train_set, to);
+  t.add(std::make_unique<fault_guard<float>>());
+  t.add(std::make_unique<paper_observables<float>>(f.test_set));
+  t.add(std::make_unique<csv_log<float>>(f.dir.path / name));
+  t.add(std::make_unique<run_summary<float>>(f.dir.path / name));
+  t.add(std::make_unique<checkpointer<float>>(f.dir.path / (name + "-ckpt"), 2, 2));
+  t.add(std::make_unique<stopper>(&stop, stop_after));
+  if (const auto latest = latest_checkpoint(f.dir.path / (name + "-ckpt"))) t.resume(*latest);
+  t.run();
+}
+
+}  // namespace
+
+// A stop request in the middle of an epoch saves the state after that step (batches done,
+// the epoch's sums, the batcher's position) and a resume continues from exactly there: once
+// in epoch 1, between the early observations of steps 2 and 4, and once in epoch 3, whose
+// checkpoint replaces the one of epoch 2's end. Weights and CSV equal an unbroken run's.
+BOOST_AUTO_TEST_CASE(a_stop_mid_epoch_resumes_bit_identically) {
+  resume_fixture f("stop_mid_epoch");
+  auto straight = f.fresh_net();
+  run_stoppable(*straight, f, "straight", 0);
+
+  auto broken = f.fresh_net();
+  BOOST_CHECK_EXCEPTION(run_stoppable(*broken, f, "broken", 3), training_interrupted,
+                        [](const training_interrupted& e) {
+                          return e.epoch() == 1u && e.step() == 3u &&
+                                 contains(e.what(), "resume continues from ") && contains(e.what(), "ckpt-0");
+                        });
+  const fs::path ckpt = f.dir.path / "broken-ckpt";
+  BOOST_TEST_REQUIRE(list_checkpoints(ckpt).size() == 1u);
+  const auto m0 = read_checkpoint_manifest(ckpt / "ckpt-0");
+  BOOST_TEST(m0["trainer"]["in_epoch"]["batches"].get<std::size_t>() == 3u);
+  BOOST_TEST(m0["optimizer"]["step_count"].get<std::size_t>() == 3u);
+  const auto summary = nlohmann::json::parse(read_text(f.dir.path / "broken" / "summary.json"));
+  BOOST_TEST(summary["interrupted"].get<bool>());
+  BOOST_TEST(summary["last_checkpoint"].get<std::string>() == (ckpt / "ckpt-0").string());
+
+  // 100 samples in batches of 16: 7 steps an epoch; step 17 is the third of epoch 3.
+  auto again = f.fresh_net(3.0, 77);
+  BOOST_CHECK_THROW(run_stoppable(*again, f, "broken", 17), training_interrupted);
+  const auto kept = list_checkpoints(ckpt);
+  BOOST_TEST_REQUIRE(kept.size() == 2u);
+  BOOST_TEST(kept[0].first == 0u);
+  BOOST_TEST(kept[1].first == 2u);  // 2 epochs done, plus 3 batches of the third
+  BOOST_TEST(read_checkpoint_manifest(ckpt / "ckpt-2")["trainer"]["in_epoch"]["batches"].get<std::size_t>() == 3u);
+
+  auto last = f.fresh_net(3.0, 78);
+  run_stoppable(*last, f, "broken", 0);
+  BOOST_TEST((bytes_of(*last) == bytes_of(*straight)));
+  BOOST_TEST(f.same_csv("broken", "straight"));
+}
+
+// --override in the library: a resume may change lr (or SGD's momentum, weight decay) when
+// asked to; the change applies from the checkpoint on, exactly as if the run had been
+// scheduled so, and summary.json records it. Without the override the mismatch is refused.
+BOOST_AUTO_TEST_CASE(an_override_changes_lr_on_resume_and_is_recorded) {
+  resume_fixture f("override");
+  // Reference: 0.05 for two epochs, then 0.025 (a step schedule, exact in binary).
+  auto ref = quiet_options(4);
+  ref.use_schedule = true;
+  ref.schedule = lr_schedule::step(0.05, 2, 0.5);
+  const auto straight = f.straight(ref);
+
+  auto opt = f.break_at_epoch(quiet_options(4), 2);
+  opt.sgd.lr = 0.025;
+  auto net = f.fresh_net(3.0, 77);
+  BOOST_CHECK_EXCEPTION(train(*net, f.train_set, f.test_set, opt), checkpoint_mismatch, [](const data_error& e) {
+    return contains(e.what(), "(trainer.config): expected a checkpoint of a run with lr 0.025 (or a resume that "
+                              "overrides lr), found lr 0.05");
+  });
+  BOOST_TEST(list_checkpoints(opt.checkpoint_dir).size() == 2u);  // a mismatch is not damage: nothing moved
+  opt.overrides = {"lr"};
+  const auto r = train(*net, f.train_set, f.test_set, opt);
+  BOOST_TEST(r.resumed_from_epoch == 2u);
+  BOOST_TEST((bytes_of(*net) == bytes_of(*straight)));
+  const auto summary = nlohmann::json::parse(read_text(opt.out_dir / "summary.json"));
+  const nlohmann::json expected = {
+      {{"field", "lr"}, {"old", 0.05}, {"new", 0.025}, {"epoch", 2}, {"step", 14}}};
+  BOOST_TEST(summary["changes"] == expected, summary["changes"].dump());
+  BOOST_TEST(summary["config"]["lr"].get<double>() == 0.025);
+  // The change stays in the run's history through later checkpoints.
+  BOOST_TEST(read_checkpoint_manifest(opt.checkpoint_dir / "ckpt-4")["trainer"]["changes"] == expected);
+
+  // Momentum and weight decay (SGD) rebuild the optimiser around the loaded momentum buffers.
+  fs::remove_all(f.dir.path / "broken");
+  fs::remove_all(f.dir.path / "broken-ckpt");
+  auto opt2 = f.break_at_epoch(quiet_options(4), 2);
+  opt2.sgd.momentum = 0.5;
+  opt2.sgd.weight_decay = 0;
+  opt2.overrides = {"momentum", "weight_decay"};
+  auto net2 = f.fresh_net();
+  train(*net2, f.train_set, f.test_set, opt2);
+  const auto s2 = nlohmann::json::parse(read_text(opt2.out_dir / "summary.json"));
+  BOOST_TEST(s2["changes"].size() == 2u);
+  BOOST_TEST(s2["changes"][0]["field"] == "momentum");
+  BOOST_TEST(s2["changes"][0]["old"].get<double>() == 0.9);
+  BOOST_TEST(s2["changes"][1]["field"] == "weight_decay");
+
+  // What defines a run cannot be overridden.
+  auto bad = quiet_options(4);
+  bad.overrides = {"seed"};
+  BOOST_CHECK_EXCEPTION(train(*net2, f.train_set, f.test_set, bad), std::invalid_argument,
+                        [](const std::invalid_argument& e) { return contains(e.what(), "overrides names 'seed'"); });
+}
+
+// A damaged newest checkpoint (a cut tensor file, a garbled manifest) is set aside as
+// ckpt-<n>.corrupt-<k>, nothing deleted, and the resume takes the newest valid one: the run
+// still ends as an unbroken one does.
+BOOST_AUTO_TEST_CASE(a_damaged_newest_checkpoint_falls_back_to_the_previous) {
+  resume_fixture f("corrupt");
+  const auto straight = f.straight(quiet_options(5));
+  for (int damage = 0; damage < 2; ++damage) {
+    fs::remove_all(f.dir.path / "broken");
+    fs::remove_all(f.dir.path / "broken-ckpt");
+    auto opt = f.break_at_epoch(quiet_options(5), 3);
+    const fs::path newest = opt.checkpoint_dir / "ckpt-3";
+    if (damage == 0) {  // a tensor file cut short
+      const auto m = read_checkpoint_manifest(newest);
+      const fs::path file = newest / m["tensors"][2]["file"].get<std::string>();
+      fs::resize_file(file, fs::file_size(file) - 7);
+    } else {  // a manifest garbled, and an earlier corrupt copy already set aside
+      write_text(newest / "manifest.json", "{\"format\": \"rhonet-checkpoint\", \"format_vers");
+      fs::create_directory(opt.checkpoint_dir / "ckpt-3.corrupt-1");
+    }
+    const std::string kept = read_text(newest / "manifest.json");
+    auto net = f.fresh_net(3.0, 77);
+    const auto r = train(*net, f.train_set, f.test_set, opt);
+    const fs::path aside = opt.checkpoint_dir / (damage == 0 ? "ckpt-3.corrupt-1" : "ckpt-3.corrupt-2");
+    BOOST_TEST(r.resumed_from == opt.checkpoint_dir / "ckpt-2");
+    BOOST_TEST_REQUIRE(r.skipped.size() == 1u);
+    BOOST_TEST(r.skipped[0].checkpoint == newest);
+    BOOST_TEST(r.skipped[0].moved_to == aside);
+    BOOST_TEST(contains(r.skipped[0].reason, damage == 0 ? "expected" : "valid JSON"));
+    BOOST_TEST(read_text(aside / "manifest.json") == kept);  // moved, not deleted
+    BOOST_TEST(r.resumed_from_epoch == 2u);
+    BOOST_TEST((bytes_of(*net) == bytes_of(*straight)));
+    BOOST_TEST(f.same_csv("broken", "straight"));
+  }
 }

@@ -81,6 +81,14 @@
 namespace rhonet {
 
 inline constexpr int checkpoint_format_version = 2;
+
+// A valid checkpoint of something else: another network, element type or run (the trainer's
+// configuration check). Unlike the other data_errors of a checkpoint (a damaged file), it is
+// never a reason to fall back to an older checkpoint: the older ones are of the same run.
+class checkpoint_mismatch : public data_error {
+ public:
+  using data_error::data_error;
+};
 inline constexpr const char* checkpoint_manifest_name = "manifest.json";
 
 // root / "ckpt-<n>": the naming latest_checkpoint() looks for.
@@ -274,13 +282,14 @@ checkpoint_reader<T>::checkpoint_reader(const std::filesystem::path& dir, const 
   using vt = nlohmann::json::value_t;
   const std::string dtype = ck::field(m_, "dtype", vt::string, "string", mfile_).get<std::string>();
   if (dtype != ck::dtype_name<T>())
-    throw data_error(mfile_, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
+    throw checkpoint_mismatch(mfile_, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
                                     "') of the network being loaded, " + signature,
                      "element type " + dtype + " (checkpoint of " +
                          (m_.contains("signature") ? m_["signature"].dump() : std::string("?")) + ")");
   const std::string sig = ck::field(m_, "signature", vt::string, "string", mfile_).get<std::string>();
   if (!signature.empty() && sig != signature)
-    throw data_error(mfile_, 0, "a checkpoint of the network being loaded, " + signature, "a checkpoint of " + sig);
+    throw checkpoint_mismatch(mfile_, 0, "a checkpoint of the network being loaded, " + signature,
+                              "a checkpoint of " + sig);
   const auto& tensors = ck::field(m_, "tensors", vt::array, "array", mfile_);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const auto& t = tensors[i];
@@ -598,6 +607,22 @@ inline std::size_t recover_checkpoints(const std::filesystem::path& root) {
     ++changed;
   }
   return changed;
+}
+
+// Renames a damaged checkpoint folder `dir` to `<dir>.corrupt-<n>` (the first n from 1 not
+// taken), next to it, so that it no longer counts as a checkpoint and nothing is deleted.
+// Returns the new path.
+inline std::filesystem::path set_aside_checkpoint(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  const fs::path d = detail::ckpt::normalised(dir);
+  for (std::uint64_t n = 1;; ++n) {
+    const fs::path aside = detail::ckpt::sibling(d, ".corrupt-" + std::to_string(n));
+    std::error_code ec;
+    if (fs::exists(aside, ec) || ec) continue;
+    fs::rename(d, aside);
+    fsync_path(d.has_parent_path() ? d.parent_path() : fs::path("."), true);
+    return aside;
+  }
 }
 
 }  // namespace rhonet
