@@ -9,6 +9,8 @@
 // message naming the epoch, step and layer if training diverges (NaN, Inf or an exploding
 // loss); the last checkpoint then holds the last good state. Exit 2: a bad command line;
 // 128 + signal: interrupted by SIGINT or SIGTERM.
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -66,7 +68,18 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
     write_file_atomically(out / "manifest.json", manifest.dump(2) + "\n");
     written = true;
   };
+  // A signal sets `stop`: training ends after its step in progress, with a checkpoint of that
+  // step (with --checkpoint-dir) and summary.json; the watcher waits for that (`training`).
+  std::atomic<bool> stop{false};
+  std::mutex training_mutex;
+  std::condition_variable training_cv;
+  bool training = false;
   interrupt::watcher watcher([&](int signo) {
+    stop = true;
+    {
+      std::unique_lock<std::mutex> hold(training_mutex);
+      training_cv.wait(hold, [&] { return !training; });
+    }
     manifest_mutex.lock();  // never unlocked: the process ends after this
     const char* sig = interrupt::signal_name(signo);
     if (written) {
@@ -83,8 +96,8 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
                    sig);
     else
       std::fprintf(stderr,
-                   "\ntrain_binary: interrupted by %s; the checkpoints in %s are complete: run the same command "
-                   "with --resume to continue\n",
+                   "\ntrain_binary: interrupted by %s; the checkpoints in %s are complete, the newest of the step "
+                   "training stopped at: run the same command with --resume to continue\n",
                    sig, ckpt.c_str());
   });
 
@@ -111,6 +124,11 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
                   {"test_samples", train_binary::test_samples(*data)}, {"checkpoint_dir", o.checkpoint_dir},
                   {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints}}}};
     if (claim.had_run && o.resume) manifest["resumed"] = now_utc();
+    // --override: the earlier ones stay listed; summary.json's "changes" says at which step.
+    nlohmann::json overrides = claim.had_run && o.resume ? claim.manifest.value("overrides", nlohmann::json::array())
+                                                         : nlohmann::json::array();
+    for (const auto& v : o.overrides) overrides.push_back({{"key", v.key}, {"value", v.value}, {"at", now_utc()}});
+    if (!overrides.empty()) manifest["overrides"] = overrides;
     write_manifest();
   }
 
@@ -121,19 +139,34 @@ int run(const train_binary_cli::options& o, int argc, char** argv) {
     write_manifest();
   };
   train_binary::outcome f;
+  auto set_training = [&](bool on) {
+    std::lock_guard<std::mutex> hold(training_mutex);
+    training = on;
+    training_cv.notify_all();
+  };
   try {
-    f = train_binary::run_training(o, *data);
+    set_training(!stop);
+    f = train_binary::run_training(o, *data, &stop);
+    set_training(false);
+  } catch (const train_binary::interrupted&) {
+    set_training(false);
+    interrupt::wait_for_exit();  // the watcher records the interruption and ends the process
   } catch (const train_binary::diverged& e) {
+    set_training(false);
     finish("diverged", e.what());
     throw;
   } catch (const std::exception& e) {
+    set_training(false);
     finish("failed", e.what());
     throw;
   }
   finish("finished", "");
+  std::uint64_t epochs = o.epochs;
+  for (const auto& v : o.overrides)
+    if (v.key == "epochs") epochs = std::uint64_t(v.value);
   std::printf("%llu epochs in %.1f s (%.2f s/epoch incl. observations): train error %.4f, "
               "test error %.4f, rho %.4f, rho_eq %.4f\nCSV: %s/observations.csv\n",
-              static_cast<unsigned long long>(o.epochs), f.seconds, f.seconds / double(o.epochs),
+              static_cast<unsigned long long>(epochs), f.seconds, f.seconds / double(epochs),
               f.train_error, f.test_error, f.rho, f.rho_eq, out.c_str());
   return 0;
 }

@@ -49,6 +49,12 @@ class parser {
     app_.add_flag("--overwrite", o_.overwrite,
                   "replace the earlier run in --out and the checkpoints in --checkpoint-dir")
         ->excludes(resume);
+    app_.add_option("--override", override_items_,
+                    "with --resume, KEY=VALUE (repeatable): change lr, momentum, wd or epochs from the checkpoint "
+                    "on; the run records the change (summary.json, \"changes\")")
+        ->check(cli::override_item())
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->needs(resume);
   }
 
   const CLI::App& app() const { return app_; }
@@ -59,23 +65,18 @@ class parser {
     if (o_.class_a == o_.class_b)
       throw CLI::ValidationError("--class-b", "expected a class other than --class-a " + std::to_string(o_.class_a) +
                                                   ", got " + cli::quote(std::to_string(o_.class_b)));
+    o_.overrides = cli::overrides(override_items_);
     return o_;
   }
 
  private:
   CLI::App app_{"Train FC4-BN (785-512-512-512-1) with the square loss on two Fashion-MNIST classes"};
   options o_;
+  std::vector<std::string> override_items_;
 };
 
 }  // namespace
 
-options parse(int argc, const char* const* argv) {
-  parser p;
-  try {
-    return p.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    throw cli::as_usage_error(p.app(), e);
-  }
-}
+options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
 
 }  // namespace train_binary_cli

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "common/override.hpp"
 #include "common/usage_error.hpp"
 
 namespace train_binary_cli {
@@ -18,6 +20,7 @@ struct options {
   std::uint64_t checkpoint_every = 1, keep_checkpoints = 2;
   bool resume = false, overwrite = false;
   std::uint64_t threads = 0;  // 0: not given, OpenBLAS's own choice
+  std::vector<cli::override_value> overrides;  // --override, with --resume
 };
 
 // The options of a command line; throws cli::usage_error for --help or a mistake.

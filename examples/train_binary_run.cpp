@@ -38,7 +38,7 @@ std::shared_ptr<const prepared> load_data(const train_binary_cli::options& o) {
 std::size_t train_samples(const prepared& p) { return p.train.size(); }
 std::size_t test_samples(const prepared& p) { return p.test.size(); }
 
-outcome run_training(const train_binary_cli::options& o, const prepared& p) {
+outcome run_training(const train_binary_cli::options& o, const prepared& p, const std::atomic<bool>* stop) {
   using namespace rhonet;
   using net_t = arch::fc4_bn<785>;
   auto net = std::make_unique<net_t>();
@@ -47,27 +47,34 @@ outcome run_training(const train_binary_cli::options& o, const prepared& p) {
   train_options opt;
   opt.epochs = o.epochs;
   opt.sgd = {.lr = o.lr, .momentum = 0.9, .weight_decay = o.wd};
+  for (const cli::override_value& v : o.overrides) {  // --override: the new value, recorded on resume
+    if (v.key == "lr") opt.sgd.lr = v.value;
+    if (v.key == "momentum") opt.sgd.momentum = v.value;
+    if (v.key == "wd") opt.sgd.weight_decay = v.value;
+    if (v.key == "epochs") opt.epochs = std::size_t(v.value);
+    else opt.overrides.insert(cli::override_field(v.key));
+  }
   opt.out_dir = o.out;
   opt.checkpoint_dir = o.checkpoint_dir;
   opt.checkpoint_every = o.checkpoint_every;
   opt.keep_checkpoints = o.keep_checkpoints;
   opt.resume = o.resume;
+  opt.stop = stop;
   if (o.threads > 0) set_threads(int(o.threads));
   const auto blas = blas_kernels_status();  // the kernel set the run's numbers come from
   opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
                       {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
-  if (o.resume) {
-    recover_checkpoints(opt.checkpoint_dir);
-    if (const auto latest = latest_checkpoint(opt.checkpoint_dir))
-      std::printf("resuming from %s\n", latest->c_str());
-    else
-      std::printf("no checkpoint in %s yet: starting from the beginning\n", opt.checkpoint_dir.c_str());
-  }
+  // train() says which checkpoint it resumes from (and which damaged ones it skipped).
+  if (o.resume) recover_checkpoints(opt.checkpoint_dir);
+  if (o.resume && !latest_checkpoint(opt.checkpoint_dir))
+    std::printf("no checkpoint in %s yet: starting from the beginning\n", opt.checkpoint_dir.c_str());
   train_result r;
   try {
     r = train(*net, p.train, p.test, opt);
   } catch (const training_diverged& e) {
     throw diverged(e.what());
+  } catch (const training_interrupted& e) {
+    throw interrupted(e.what());
   }
   const auto& f = r.history.back();
   return {r.seconds, f.train_error, f.test_error, f.rho, f.rho_eq};

@@ -3,6 +3,7 @@
 // has to compile both the tensor library and the JSON manifest code.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <stdexcept>
@@ -28,8 +29,15 @@ struct diverged : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Training stopped on request (*stop set by SIGINT or SIGTERM) after the step in progress; with
+// --checkpoint-dir, a checkpoint of that step was saved first.
+struct interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Trains FC4-BN as the options say, writing the run files into o.out (and checkpoints,
-// resuming from the newest one with --resume); throws `diverged` or any error of the trainer.
-outcome run_training(const train_binary_cli::options& o, const prepared& p);
+// resuming from the newest one with --resume); throws `diverged`, `interrupted` or any error
+// of the trainer.
+outcome run_training(const train_binary_cli::options& o, const prepared& p, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace train_binary

@@ -17,6 +17,21 @@ void check(bool ok) {
   if (!ok) __builtin_trap();
 }
 
+// --override: only with --resume, each key once, each value within its option's range.
+void check_overrides(const std::vector<cli::override_value>& v, bool resume) {
+  check(v.empty() || resume);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto& o = v[i];
+    check(std::isfinite(o.value));
+    if (o.key == "lr") check(o.value > 0);
+    else if (o.key == "momentum") check(o.value >= 0 && o.value < 1);
+    else if (o.key == "wd") check(o.value >= 0);
+    else if (o.key == "epochs") check(o.value >= 1 && o.value <= 1000000 && o.value == std::floor(o.value));
+    else check(false);
+    for (std::size_t j = 0; j < i; ++j) check(v[j].key != o.key);
+  }
+}
+
 void check_paper(const paper_cli::options& o) {
   check(!o.settings.empty());
   for (const auto& s : o.settings) {
@@ -35,6 +50,7 @@ void check_paper(const paper_cli::options& o) {
   check(o.outputs == 1 || o.outputs == 2);
   check(!o.out.empty() && !(o.overwrite && o.resume));
   check(o.fallback == 0 || (o.fallback > 0 && o.fallback < 1));
+  check_overrides(o.overrides, o.resume);
 }
 
 void check_train_binary(const train_binary_cli::options& o) {
@@ -43,6 +59,7 @@ void check_train_binary(const train_binary_cli::options& o) {
   check(!o.out.empty() && o.checkpoint_every >= 1);
   check(!o.resume || !o.checkpoint_dir.empty());
   check(!(o.overwrite && o.resume));
+  check_overrides(o.overrides, o.resume);
 }
 
 }  // namespace

@@ -120,6 +120,20 @@ expect 2 "train_binary: --class-a: expected $W 0 to 9, got '-1'" train_binary --
 expect 2 "train_binary: --class-b: expected a class other than --class-a 3, got '3'" train_binary --class-a 3 --class-b 3
 expect 2 "train_binary: --limit-test: expected $W 1 to 1000000000, got '0'" train_binary --limit-test 0
 expect 2 "train_binary: --resume excludes --overwrite" train_binary --checkpoint-dir c --resume --overwrite
+# --override KEY=VALUE: only on resume, known keys with valid values, never what defines a run.
+expect 2 "paper: --override requires --resume" paper --override lr=0.1
+expect 2 "train_binary: --override requires --resume" train_binary --checkpoint-dir c --override wd=0
+expect 2 "paper: --override: seed cannot change when a run resumes (it fixes the initialisation and the order of the batches); start a new run in another --out instead" paper --resume --override seed=3
+expect 2 "train_binary: --override: batch cannot change when a run resumes" train_binary --checkpoint-dir c --resume --override batch=3
+expect 2 "paper: --override: classes cannot change when a run resumes (it defines the data the run trains on)" paper --resume --override classes=1,2
+expect 2 "paper: --override: expected KEY=VALUE with KEY one of lr, momentum, wd, epochs, got 'foo=1'" paper --resume --override foo=1
+expect 2 "paper: --override: expected KEY=VALUE with KEY one of lr, momentum, wd, epochs, got 'lr'" paper --resume --override lr
+expect 2 "paper: --override: lr: expected a finite number > 0, got '-1'" paper --resume --override lr=-1
+expect 2 "paper: --override: lr: expected a finite number > 0, got 'nan'" paper --resume --override lr=nan
+expect 2 "paper: --override: momentum: expected a number in [0, 1), got '1'" paper --resume --override momentum=1
+expect 2 "train_binary: --override: wd: expected a finite number >= 0, got '-0.1'" train_binary --checkpoint-dir c --resume --override wd=-0.1
+expect 2 "train_binary: --override: epochs: expected $W 1 to 1000000, got '0'" train_binary --checkpoint-dir c --resume --override epochs=0
+expect 2 "paper: --override: lr is given twice" paper --resume --override lr=0.1 --override lr=0.2
 # Valid command lines get past the option layer: to the data (absent here), exit 1, no folder
 # left but the output folder itself (locked, empty).
 allow=o1
@@ -128,8 +142,11 @@ expect 1 "paper: $work/no-data-here/t10k-images-idx3-ubyte.gz" paper --out o1 --
 rm -rf o1
 allow=o2
 expect 1 "train_binary: $work/no-data-here/t10k-images-idx3-ubyte.gz" train_binary --out o2 --epochs 1
+rm -rf o2
+allow=o3
+expect 1 "paper: $work/no-data-here/t10k-images-idx3-ubyte.gz" paper --out o3 --resume --override lr=0.05 --override epochs=7
 allow=
-rm -rf o1 o2
+rm -rf o1 o2 o3
 # --help is not an error.
 "$paper" --help >"$work/stdout" 2>&1 && grep -q -- "--overwrite" "$work/stdout" || { echo "FAIL: paper --help"; failures=$((failures + 1)); }
 "$train_binary" --help >"$work/stdout" 2>&1 && grep -q -- "--checkpoint-every" "$work/stdout" || { echo "FAIL: train_binary --help"; failures=$((failures + 1)); }

@@ -31,6 +31,11 @@ inline void handler(int signo) {
 }
 }  // namespace detail
 
+// For a thread that has nothing left to do once a signal came: the watcher ends the process.
+[[noreturn]] inline void wait_for_exit() {
+  for (;;) ::pause();
+}
+
 class watcher {
  public:
   explicit watcher(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {

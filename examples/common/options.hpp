@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "override.hpp"
 #include "usage_error.hpp"
 
 #include <algorithm>
@@ -184,10 +185,90 @@ inline std::vector<double> reals(const std::string& s) {
   return out;
 }
 
+// --override KEY=VALUE (override.hpp): the keys, the rule for each value, and why the
+// fields that define a run cannot be overridden.
+inline std::string parse_override(const std::string& s, override_value& out) {
+  const auto eq = s.find('=');
+  const std::string key = s.substr(0, eq == std::string::npos ? s.size() : eq);
+  static const std::pair<const char*, const char*> fixed[] = {
+      {"seed", "it fixes the initialisation and the order of the batches"},
+      {"batch", "a checkpoint's place in its epoch is counted in batches of that size"},
+      {"init", "it is the run's starting point"},
+      {"data", "it defines the data the run trains on"},
+      {"classes", "it defines the data the run trains on"},
+      {"class-a", "it defines the data the run trains on"},
+      {"class-b", "it defines the data the run trains on"},
+      {"limit-train", "it defines the data the run trains on"},
+      {"limit-test", "it defines the data the run is measured on"},
+      {"outputs", "it defines the network and the targets"},
+      {"arch", "it defines the network"},
+      {"bn", "it defines the network"},
+      {"width", "it defines the network"},
+      {"experiment", "it chooses the runs"},
+      {"preset", "it chooses the runs"}};
+  for (const auto& [name, why] : fixed)
+    if (key == name)
+      return key + " cannot change when a run resumes (" + why + "); start a new run in another --out instead";
+  const std::string expected = "expected KEY=VALUE with KEY one of lr, momentum, wd, epochs, got " + quote(s);
+  if (eq == std::string::npos) return expected;
+  const std::string value = s.substr(eq + 1);
+  const auto check_real = [&](real_range r) -> std::string {
+    const auto v = parse_real(value);
+    if (!v || !r.contains(*v)) return key + ": expected " + r.describe() + ", got " + quote(value);
+    out = {key, *v};
+    return {};
+  };
+  if (key == "lr") return check_real(positive());
+  if (key == "momentum") return check_real({0, false, 1, true});
+  if (key == "wd") return check_real(non_negative());
+  if (key == "epochs") {
+    const auto v = parse_whole(value);
+    if (!v || *v < 1 || *v > 1000000) return key + ": expected " + whole_description(1, 1000000) + ", got " + quote(value);
+    out = {key, double(*v)};
+    return {};
+  }
+  return expected;
+}
+
+// Checks: one --override item.
+inline CLI::Validator override_item() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        override_value v;
+        return parse_override(s, v);
+      },
+      "");
+}
+
+// The --override items (each checked by override_item()); a key given twice is an error.
+inline std::vector<override_value> overrides(const std::vector<std::string>& items) {
+  std::vector<override_value> out;
+  for (const std::string& s : items) {
+    override_value v;
+    parse_override(s, v);
+    for (const override_value& o : out)
+      if (o.key == v.key) throw CLI::ValidationError("--override", v.key + " is given twice");
+    out.push_back(v);
+  }
+  return out;
+}
+
 // The usage_error of a parse error: the help text for --help, the message otherwise.
 inline usage_error as_usage_error(const CLI::App& app, const CLI::ParseError& e) {
   if (e.get_exit_code() == 0) return usage_error(0, app.help());
   return usage_error(usage_error_exit, e.what());
+}
+
+// A program's parse(): builds its Parser (app() and parse(argc, argv), which throws
+// CLI::ParseError) and turns a parse error into a usage_error.
+template <class Parser>
+auto parse_with(int argc, const char* const* argv) {
+  Parser p;
+  try {
+    return p.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    throw as_usage_error(p.app(), e);
+  }
 }
 
 }  // namespace cli

@@ -16,6 +16,17 @@
 
 namespace paper {
 
+namespace {
+// A run that ended needs no checkpoints: all go, except damaged ones a resume set aside
+// (ckpt-<n>.corrupt-<k>), which nothing deletes; the folder goes if that leaves it empty.
+void drop_checkpoints(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().filename().string().find(".corrupt-") == std::string::npos) std::filesystem::remove_all(e.path());
+  std::filesystem::remove(dir, ec);  // only if empty
+}
+}  // namespace
+
 bool run_one(const setting& s, std::size_t init_index, const data& d, const run_options& ro) {
   const bool fc = s.arch == "fc4";
   const rhonet::dataset<float>& all_train = fc ? d.flat_train : d.image_train;
@@ -37,6 +48,12 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
   if (s.wn) opt.sgd.decay_roles.erase(rhonet::param_role::wn_direction);
   opt.out_dir = ro.out / s.name / init_dir(s.init_labels[init_index]);
   opt.progress = ro.progress;
+  opt.checkpoint_dir = checkpoint_dir(opt.out_dir);
+  opt.checkpoint_every = checkpoint_every(s.epochs);
+  opt.keep_checkpoints = 2;
+  opt.resume = ro.resume;
+  opt.stop = ro.stop;
+  opt.overrides = {ro.overrides.begin(), ro.overrides.end()};
   opt.meta = {{"setting", s.name}, {"arch", s.arch}, {"width", s.arch == "fc4" ? s.width : 0}, {"bn", s.bn},
               {"wn", s.wn}, {"wd", s.wd},
               {"init", s.inits[init_index]}, {"init_label", s.init_labels[init_index]},
@@ -58,10 +75,14 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
     std::printf("[%s, init %s] done in %.1f s: train error %.4f, test error %.4f, rho %.4g, "
                 "rho_eq %.4g\n", s.name.c_str(), s.init_labels[init_index].c_str(), r.seconds,
                 f.train_error, f.test_error, f.rho, f.rho_eq);
+    drop_checkpoints(opt.checkpoint_dir);
     return true;
   } catch (const rhonet::training_diverged& e) {
     std::printf("[%s, init %s] DIVERGED: %s\n", s.name.c_str(), s.init_labels[init_index].c_str(), e.what());
+    drop_checkpoints(opt.checkpoint_dir);
     return false;
+  } catch (const rhonet::training_interrupted& e) {
+    throw interrupted(e.what(), e.last_checkpoint());
   }
 }
 

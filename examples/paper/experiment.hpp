@@ -4,10 +4,12 @@
 // tensor library.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -58,12 +60,29 @@ struct run_options {
   std::filesystem::path out;
   std::uint64_t seed = 1;
   bool progress = true;
+  // Checkpoints (run folder/ckpt, every checkpoint_every(epochs) epochs and at a stop):
+  // continue from the newest one, if any; the trainer's fields a resume may change.
+  bool resume = false;
+  std::vector<std::string> overrides{};
+  const std::atomic<bool>* stop = nullptr;  // set by SIGINT / SIGTERM: stop after the step
 };
 
 inline std::string init_dir(const std::string& label) { return "init_" + label; }
 
+// A run's checkpoints: kept while it runs, deleted when it ends (finished or diverged).
+inline std::filesystem::path checkpoint_dir(const std::filesystem::path& run_folder) { return run_folder / "ckpt"; }
+// About 20 checkpoints over a run (and one at a stop), the newest 2 kept.
+inline std::size_t checkpoint_every(std::size_t epochs) { return epochs / 20 > 1 ? epochs / 20 : 1; }
+
+// The run was stopped on request (run_options::stop); `checkpoint` holds its state then.
+struct interrupted : std::runtime_error {
+  std::filesystem::path checkpoint;
+  interrupted(const std::string& what, std::filesystem::path ckpt)
+      : std::runtime_error(what), checkpoint(std::move(ckpt)) {}
+};
+
 // Trains the setting's network (nets.hpp) at one init scale; returns false if the run
-// diverged.
+// diverged; throws `interrupted` when stopped.
 bool run_one(const setting& s, std::size_t init_index, const data& d, const run_options& ro);
 
 }  // namespace paper

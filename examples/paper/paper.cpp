@@ -7,6 +7,7 @@
 // interrupted by SIGINT or SIGTERM.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -109,6 +110,19 @@ std::string in_progress(const std::set<std::string>& running) {
   return text;
 }
 
+// Whether a run folder holds a complete checkpoint (ckpt/ckpt-<n>/manifest.json) to resume
+// from; the trainer checks it in full (and falls back past a damaged one).
+bool has_checkpoint(const fs::path& run) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(paper::checkpoint_dir(run), ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 5 && n.rfind("ckpt-", 0) == 0 && n.find_first_not_of("0123456789", 5) == std::string::npos &&
+        fs::is_regular_file(e.path() / "manifest.json", ec))
+      return true;
+  }
+  return false;
+}
+
 int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   const fs::path out_dir = o.out;
   const auto mode = o.overwrite ? run_folder::mode::overwrite
@@ -120,7 +134,18 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   manifest.file = out_dir / "manifest.json";
   std::atomic<pid_t> report_child{0};
   std::set<std::string> running;  // the runs in progress (under manifest.mutex)
+  // A signal sets `stop`: every run ends after its step in progress with a checkpoint of that
+  // moment; the watcher waits for the workers (`active`) before it records the interruption.
+  std::atomic<bool> stop{false};
+  std::mutex active_mutex;
+  std::condition_variable active_cv;
+  std::size_t active = 0;
   interrupt::watcher watcher([&](int signo) {
+    stop = true;
+    {
+      std::unique_lock<std::mutex> hold(active_mutex);
+      active_cv.wait(hold, [&] { return active == 0; });
+    }
     // Never unlocked: the process ends after this, and nothing may write the manifest after it.
     manifest.mutex.lock();
     if (const pid_t child = report_child.load()) ::kill(child, SIGTERM);
@@ -148,7 +173,8 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     if (training)
       std::fprintf(stderr,
                    "\npaper: interrupted by %s during %s; the runs that finished are kept in %s (manifest.json "
-                   "lists them). To continue, run the same command with --resume.\n",
+                   "lists them), and each interrupted run has a checkpoint of the step it stopped at. To continue, "
+                   "run the same command with --resume.\n",
                    sig, in_progress(running).c_str(), out_dir.c_str());
     else
       std::fprintf(stderr,
@@ -178,16 +204,39 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   }
   const nlohmann::json config = sweep_config(o, d);
 
-  // Runs kept from the earlier sweep (--resume): those it records as done, with a summary.
-  std::map<std::string, nlohmann::json> kept;
+  // Runs kept from the earlier sweep (--resume): those it records as done, with a summary;
+  // `earlier` holds every run entry of that sweep (an interrupted run continues its attempt).
+  std::map<std::string, nlohmann::json> kept, earlier;
   if (claim.had_run && o.resume) {
     if (const std::string diff = config_mismatch(claim.manifest, config); !diff.empty())
       throw std::runtime_error("--resume: the run in '" + out_dir.string() + "' has other options: " + diff +
-                               "; give the options of that run, or --overwrite to start over");
-    for (const auto& r : claim.manifest.value("runs", nlohmann::json::array()))
-      if (r.is_object() && (r.value("status", "") == "finished" || r.value("status", "") == "diverged") &&
+                               "; give the options of that run (with --override KEY=VALUE to change lr, momentum, "
+                               "wd or epochs), or --overwrite to start over");
+    for (const auto& r : claim.manifest.value("runs", nlohmann::json::array())) {
+      if (!r.is_object()) continue;
+      earlier[r.value("folder", "")] = r;
+      if ((r.value("status", "") == "finished" || r.value("status", "") == "diverged") &&
           fs::exists(out_dir / r.value("folder", "") / "summary.json"))
         kept[r.value("folder", "")] = r;
+    }
+  }
+  // --override (with --resume): the runs trained from now on use the new values; a run that
+  // resumes from a checkpoint records the change at its step (summary.json's "changes").
+  nlohmann::json overrides = claim.had_run && o.resume ? claim.manifest.value("overrides", nlohmann::json::array())
+                                                       : nlohmann::json::array();
+  std::vector<std::string> override_fields;
+  bool lr_overridden = false;
+  for (const auto& v : o.overrides) {
+    for (auto& s : settings) {
+      if (v.key == "lr") s.lr = v.value;
+      if (v.key == "momentum") s.momentum = v.value;
+      if (v.key == "wd") s.wd = v.value;
+      if (v.key == "epochs") s.epochs = std::size_t(v.value);
+    }
+    if (v.key != "epochs") override_fields.push_back(cli::override_field(v.key));
+    lr_overridden = lr_overridden || v.key == "lr";
+    overrides.push_back({{"key", v.key}, {"value", v.value}, {"at", now_utc()}});
+    std::printf("--override: %s = %g for the runs trained from now on\n", v.key.c_str(), v.value);
   }
 
   std::string cmd;
@@ -209,6 +258,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()}};
     j["settings"] = config["settings"];
     j["config"] = config;
+    if (!overrides.empty()) j["overrides"] = overrides;
     j["runs"] = nlohmann::json::array();
     for (const auto& s : settings)
       for (const auto& label : s.init_labels) {
@@ -224,6 +274,8 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   struct planned_run {
     std::size_t setting, init, index;
     std::string folder, name;
+    bool resume;       // continues from its checkpoint
+    int attempt;       // 0: the setting's lr; k: lr x fallback^k (--fallback-lr-factor)
   };
   std::vector<planned_run> todo;
   std::size_t run_index = 0;
@@ -234,8 +286,13 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
       if (kept.count(folder))
         std::printf("[%s, init %s] kept from the earlier run (%s)\n", s.name.c_str(), s.init_labels[i].c_str(),
                     kept[folder].value("status", "").c_str());
-      else
-        todo.push_back({k, i, run_index, folder, s.name + " init " + s.init_labels[i]});
+      else {
+        const bool resume = o.resume && has_checkpoint(out_dir / folder);
+        const int attempt = resume && earlier.count(folder) ? earlier[folder].value("attempt", 0) : 0;
+        todo.push_back({k, i, run_index, folder, s.name + " init " + s.init_labels[i], resume, attempt});
+        if (resume)
+          std::printf("[%s, init %s] continues from its checkpoint\n", s.name.c_str(), s.init_labels[i].c_str());
+      }
     }
 
   // Runs in parallel, one per core by default, each with one BLAS thread: at the paper's
@@ -252,32 +309,69 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   });
   if (workers > 1) std::printf("%zu runs, %zu at a time\n", todo.size(), workers);
   // Per-epoch progress lines only when one run goes at a time (they do not name their run).
-  const paper::run_options ro{out_dir, o.seed, !o.quiet && workers == 1};
+  paper::run_options ro{out_dir, o.seed, !o.quiet && workers == 1};
+  ro.overrides = override_fields;
+  ro.stop = &stop;
 
   const auto t0 = std::chrono::steady_clock::now();
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;
   auto train_runs = [&] {
-    for (std::size_t k; !failed && (k = next++) < todo.size();) {
+    {
+      std::lock_guard<std::mutex> hold(active_mutex);
+      ++active;
+    }
+    struct leave {
+      std::mutex& m;
+      std::condition_variable& cv;
+      std::size_t& n;
+      ~leave() {
+        std::lock_guard<std::mutex> hold(m);
+        --n;
+        cv.notify_all();
+      }
+    } on_exit{active_mutex, active_cv, active};
+    for (std::size_t k; !failed && !stop && (k = next++) < todo.size();) {
       const planned_run& t = todo[k];
       const setting& s = settings[t.setting];
-      manifest.update([&](nlohmann::json& j) {
-        fs::remove_all(out_dir / t.folder);  // what an interrupted attempt left
-        j["runs"][t.index]["status"] = "running";
-        running.insert(t.name);
-      });
       setting f = s;
+      int attempt = t.attempt;
+      for (int a = 0; a < attempt; ++a) f.lr *= o.fallback > 0 ? o.fallback : 1.0;
+      if (attempt > 0) f.fallback_from = s.lr;
+      if (attempt > 0 && lr_overridden) f.lr = s.lr;  // the override names the lr to use
+      paper::run_options r = ro;
+      r.resume = t.resume;
+      auto start_attempt = [&] {
+        manifest.update([&](nlohmann::json& j) {
+          if (!r.resume) fs::remove_all(out_dir / t.folder);  // what an earlier attempt left
+          j["runs"][t.index]["status"] = "running";
+          j["runs"][t.index]["lr"] = f.lr;
+          j["runs"][t.index]["attempt"] = attempt;
+          j["runs"][t.index].erase("checkpoint");
+          running.insert(t.name);
+        });
+      };
+      start_attempt();
       bool ok = false;
       try {
-        ok = paper::run_one(f, t.init, *prepared, ro);
-        for (int attempt = 0; !ok && o.fallback > 0 && attempt < 2; ++attempt) {
+        ok = paper::run_one(f, t.init, *prepared, r);
+        for (; !ok && o.fallback > 0 && attempt < 2;) {
           f.lr *= o.fallback;
           f.fallback_from = s.lr;
+          ++attempt;
+          r.resume = false;
           std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
                       "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[t.init].c_str(), s.lr, f.lr);
-          ok = paper::run_one(f, t.init, *prepared, ro);
+          start_attempt();
+          ok = paper::run_one(f, t.init, *prepared, r);
         }
+      } catch (const paper::interrupted& e) {
+        // The watcher marks the run interrupted and ends the process; say where it stopped.
+        manifest.update([&](nlohmann::json& j) {
+          j["runs"][t.index]["checkpoint"] = e.checkpoint.lexically_relative(out_dir).string();
+        });
+        return;
       } catch (const std::exception& e) {
         manifest.update([&](nlohmann::json& j) {
           j["runs"][t.index]["status"] = "failed";
@@ -300,6 +394,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(train_runs);
   train_runs();
   for (auto& th : pool) th.join();
+  if (stop) interrupt::wait_for_exit();  // the watcher records the interruption and ends the process
   if (first_error) std::rethrow_exception(first_error);
 
   int diverged = 0;

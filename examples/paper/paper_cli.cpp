@@ -121,10 +121,17 @@ class parser {
         ->capture_default_str();
     auto* overwrite = app_.add_flag("--overwrite", o_.overwrite,
                                     "replace the earlier run of paper in --out (everything in it is deleted)");
-    app_.add_flag("--resume", o_.resume,
-                  "continue the run in --out: runs that finished are kept, the others run (again); the "
-                  "options must be those of that run")
-        ->excludes(overwrite);
+    auto* resume = app_.add_flag("--resume", o_.resume,
+                                 "continue the run in --out: runs that finished are kept, an interrupted run "
+                                 "continues from its checkpoint, the others run; the options must be those of "
+                                 "that run")
+                       ->excludes(overwrite);
+    app_.add_option("--override", override_items_,
+                    "with --resume, KEY=VALUE (repeatable): change lr, momentum, wd or epochs for the runs "
+                    "trained from now on; a resumed run records the change (summary.json, \"changes\")")
+        ->check(cli::override_item())
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->needs(resume);
     app_.add_flag("--no-report", o_.no_report, "skip figures and REPORT.md");
     app_.add_flag("--quiet", o_.quiet, "no per-epoch progress lines");
   }
@@ -193,6 +200,7 @@ class parser {
     const auto comma = classes_.find(',');
     o.class_a = int(*cli::parse_whole(std::string_view(classes_).substr(0, comma)));
     o.class_b = int(*cli::parse_whole(std::string_view(classes_).substr(comma + 1)));
+    o.overrides = cli::overrides(override_items_);
     return o;
   }
 
@@ -201,6 +209,7 @@ class parser {
                 "report rho, margins and neural collapse against the predictions."};
   options o_;
   std::string experiment_, arch_, bn_, inits_, width_, classes_ = "2,4";
+  std::vector<std::string> override_items_;
   double lr_ = 0.1, momentum_ = 0.9, wd_ = 0;
   std::uint64_t epochs_ = 1, batch_ = 128;
 };
@@ -243,13 +252,6 @@ const std::vector<named_setting>& named_settings() {
   return table;
 }
 
-options parse(int argc, const char* const* argv) {
-  parser p;
-  try {
-    return p.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    throw cli::as_usage_error(p.app(), e);
-  }
-}
+options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
 
 }  // namespace paper_cli

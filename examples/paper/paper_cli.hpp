@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/override.hpp"
 #include "common/usage_error.hpp"
 
 namespace paper_cli {
@@ -56,6 +57,7 @@ struct options {
   std::string preset = "quick";
   std::string out = "out/paper";
   bool overwrite = false, resume = false, no_report = false, quiet = false;
+  std::vector<cli::override_value> overrides;  // --override, with --resume
 };
 
 inline constexpr std::uint64_t max_epochs = 1000000;

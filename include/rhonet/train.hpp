@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -62,8 +63,13 @@ struct train_options {
   std::size_t keep_checkpoints = 2;
   bool resume = false;
   // When set and *stop becomes true, training ends after the step in progress with
-  // training_interrupted; summary.json records it.
+  // training_interrupted; summary.json records it. With checkpoint_dir, the state of that
+  // moment is saved first (mid-epoch too), and resume continues from exactly there.
   const std::atomic<bool>* stop = nullptr;
+  // Fields a resume may change (trainer_options::overrides: "lr", "momentum",
+  // "weight_decay"): the new value applies from the checkpoint on, and summary.json's
+  // "changes" records field, old and new value, epoch and step.
+  std::set<std::string> overrides{};
 };
 
 struct train_result {
@@ -72,6 +78,14 @@ struct train_result {
   double seconds = 0;                // including the time before a resume
   std::size_t resumed_from_epoch = 0;         // 0: started from scratch
   std::filesystem::path last_checkpoint{};    // the newest checkpoint written or resumed from
+  std::filesystem::path resumed_from{};       // the checkpoint the run resumed from, if any
+  // Damaged checkpoints the resume skipped, newest first: where each was, where it was moved
+  // (set_aside_checkpoint) and why it could not be loaded.
+  struct skipped_checkpoint {
+    std::filesystem::path checkpoint, moved_to;
+    std::string reason;
+  };
+  std::vector<skipped_checkpoint> skipped{};
 };
 
 // Epochs after which to observe: all of 1..E when E is small, else log-spaced and E.
@@ -121,6 +135,7 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
   to.loss = opt.loss ? *opt.loss : training_loss(square_loss{opt.loss_reduction});
   to.observe_epochs = observation_epochs(opt.epochs, opt.every_epoch_up_to, opt.log_points);
   to.stop = opt.stop;
+  to.overrides = opt.overrides;
   trainer<T> t(net, train_set, to);
 
   t.add(std::make_unique<fault_guard<T>>(opt.divergence_loss));
@@ -141,18 +156,37 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
   if (opt.progress) t.add(std::make_unique<progress<T>>());
 
   // Resume: the newest complete checkpoint restores every component, so the following
-  // epochs are those of an unbroken run.
+  // epochs are those of an unbroken run. A damaged one (unreadable, truncated, non-finite) is
+  // moved aside, saying why, and the next older one is tried; a checkpoint of another run
+  // (checkpoint_mismatch) is an error.
+  train_result result;
   if (checkpointing) {
     recover_checkpoints(opt.checkpoint_dir);
-    if (const auto latest = latest_checkpoint(opt.checkpoint_dir)) {
-      if (!opt.resume)
-        throw std::invalid_argument("rhonet::train: " + opt.checkpoint_dir.string() +
-                                    " already holds checkpoints (newest " + latest->filename().string() +
-                                    "); resume to continue that run, or choose an empty folder");
-      t.resume(*latest);
+    const auto all = list_checkpoints(opt.checkpoint_dir);
+    if (!all.empty() && !opt.resume)
+      throw std::invalid_argument("rhonet::train: " + opt.checkpoint_dir.string() +
+                                  " already holds checkpoints (newest " + all.back().second.filename().string() +
+                                  "); resume to continue that run, or choose an empty folder");
+    for (auto it = all.rbegin(); it != all.rend() && result.resumed_from.empty(); ++it) {
+      try {
+        t.resume(it->second);
+        result.resumed_from = it->second;
+      } catch (const checkpoint_mismatch&) {
+        throw;
+      } catch (const data_error& e) {
+        const std::filesystem::path aside = set_aside_checkpoint(it->second);
+        std::fprintf(stderr, "rhonet::train: skipping the damaged checkpoint %s (renamed to %s): %s\n",
+                     it->second.c_str(), aside.filename().c_str(), e.what());
+        result.skipped.push_back({it->second, aside, e.what()});
+      }
     }
+    if (!result.resumed_from.empty())
+      std::fprintf(stderr, "rhonet::train: resuming from %s%s\n", result.resumed_from.c_str(),
+                   result.skipped.empty() ? "" : ", the newest valid checkpoint");
+    else if (!result.skipped.empty())
+      std::fprintf(stderr, "rhonet::train: no valid checkpoint in %s: starting from the beginning\n",
+                   opt.checkpoint_dir.c_str());
   }
-  train_result result;
   result.resumed_from_epoch = t.resumed_from_epoch();
   t.run();
   result.history = t.history();

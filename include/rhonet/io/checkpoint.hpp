@@ -81,6 +81,14 @@
 namespace rhonet {
 
 inline constexpr int checkpoint_format_version = 2;
+
+// A valid checkpoint of something else: another network, element type or run (the trainer's
+// configuration check). Unlike the other data_errors of a checkpoint (a damaged file), it is
+// never a reason to fall back to an older checkpoint: the older ones are of the same run.
+class checkpoint_mismatch : public data_error {
+ public:
+  using data_error::data_error;
+};
 inline constexpr const char* checkpoint_manifest_name = "manifest.json";
 
 // root / "ckpt-<n>": the naming latest_checkpoint() looks for.
@@ -274,13 +282,14 @@ checkpoint_reader<T>::checkpoint_reader(const std::filesystem::path& dir, const 
   using vt = nlohmann::json::value_t;
   const std::string dtype = ck::field(m_, "dtype", vt::string, "string", mfile_).get<std::string>();
   if (dtype != ck::dtype_name<T>())
-    throw data_error(mfile_, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
+    throw checkpoint_mismatch(mfile_, 0, std::string("element type ") + ck::dtype_name<T>() + " ('" + npy::descr<T>() +
                                     "') of the network being loaded, " + signature,
                      "element type " + dtype + " (checkpoint of " +
                          (m_.contains("signature") ? m_["signature"].dump() : std::string("?")) + ")");
   const std::string sig = ck::field(m_, "signature", vt::string, "string", mfile_).get<std::string>();
   if (!signature.empty() && sig != signature)
-    throw data_error(mfile_, 0, "a checkpoint of the network being loaded, " + signature, "a checkpoint of " + sig);
+    throw checkpoint_mismatch(mfile_, 0, "a checkpoint of the network being loaded, " + signature,
+                              "a checkpoint of " + sig);
   const auto& tensors = ck::field(m_, "tensors", vt::array, "array", mfile_);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const auto& t = tensors[i];
@@ -411,6 +420,16 @@ part<T> part_of(C& component) {
   return p;
 }
 
+// The parts of save_checkpoint and load_checkpoint: the network's tensors, its layers'
+// settings and, when `opt` is not null, the optimiser's (a const one can only be saved).
+template <class Net, class Opt>
+std::vector<part<typename Net::value_type>> parts_of(Net& net, Opt* opt) {
+  using T = typename Net::value_type;
+  std::vector<part<T>> parts{network_part<T>(net.parameters(), net.buffers()), model_part(net)};
+  if (opt) parts.push_back(part_of(*opt));
+  return parts;
+}
+
 // Writes the parts into `dir` (crash-safe: a sibling temporary folder, the manifest last,
 // then renamed into place; an existing checkpoint at `dir` is replaced atomically).
 template <class T>
@@ -481,22 +500,15 @@ nlohmann::json load(const std::filesystem::path& dir, const std::string& signatu
 template <class Net>
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const sgd<typename Net::value_type>* opt = nullptr,
                      nlohmann::json extra = nlohmann::json::object()) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
+  detail::ckpt::save<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt),
+                                               std::move(extra));
 }
 
 // Loads a checkpoint written by save_checkpoint into `net` (and `opt`, if not null) and
 // returns the `extra` JSON saved with it. See the header comment for the checks.
 template <class Net>
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, sgd<typename Net::value_type>* opt = nullptr) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  return detail::ckpt::load<T>(dir, Net::signature(), parts);
+  return detail::ckpt::load<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt));
 }
 
 // The same with another optimiser (adam, adamw, or one of the user's with save_state and
@@ -506,21 +518,14 @@ template <class Net, class Opt>
            !std::same_as<Opt, sgd<typename Net::value_type>>)
 void save_checkpoint(const std::filesystem::path& dir, Net& net, const Opt* opt,
                      nlohmann::json extra = nlohmann::json::object()) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  detail::ckpt::save<T>(dir, Net::signature(), parts, std::move(extra));
+  detail::ckpt::save<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt),
+                                               std::move(extra));
 }
 template <class Net, class Opt>
   requires(std::derived_from<Opt, optimizer<typename Net::value_type>> &&
            !std::same_as<Opt, sgd<typename Net::value_type>>)
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, Net& net, Opt* opt) {
-  using T = typename Net::value_type;
-  std::vector<detail::ckpt::part<T>> parts{detail::ckpt::network_part<T>(net.parameters(), net.buffers()),
-                                           detail::ckpt::model_part(net)};
-  if (opt) parts.push_back(detail::ckpt::part_of(*opt));
-  return detail::ckpt::load<T>(dir, Net::signature(), parts);
+  return detail::ckpt::load<typename Net::value_type>(dir, Net::signature(), detail::ckpt::parts_of(net, opt));
 }
 
 namespace detail::ckpt {
@@ -602,6 +607,22 @@ inline std::size_t recover_checkpoints(const std::filesystem::path& root) {
     ++changed;
   }
   return changed;
+}
+
+// Renames a damaged checkpoint folder `dir` to `<dir>.corrupt-<n>` (the first n from 1 not
+// taken), next to it, so that it no longer counts as a checkpoint and nothing is deleted.
+// Returns the new path.
+inline std::filesystem::path set_aside_checkpoint(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  const fs::path d = detail::ckpt::normalised(dir);
+  for (std::uint64_t n = 1;; ++n) {
+    const fs::path aside = detail::ckpt::sibling(d, ".corrupt-" + std::to_string(n));
+    std::error_code ec;
+    if (fs::exists(aside, ec) || ec) continue;
+    fs::rename(d, aside);
+    fsync_path(d.has_parent_path() ? d.parent_path() : fs::path("."), true);
+    return aside;
+  }
 }
 
 }  // namespace rhonet

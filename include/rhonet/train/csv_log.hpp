@@ -50,7 +50,7 @@ class csv_log final : public run_observer<T> {
     namespace fs = std::filesystem;
     fs::create_directories(dir_);
     const fs::path obs = dir_ / "observations.csv", margins = dir_ / "margins.csv";
-    const bool append = t.resumed_from_epoch() > 0 && fs::exists(obs) && fs::exists(margins);
+    const bool append = t.resumed() && fs::exists(obs) && fs::exists(margins);
     if (append) {
       detail::keep_csv_rows_up_to(obs, t.steps());
       detail::keep_csv_rows_up_to(margins, t.steps());

@@ -84,11 +84,15 @@ class fault_guard final : public run_observer<T> {
   }
 
   // BN running statistics and the optimiser's state go into the checkpoint too: all finite,
-  // or stop.
-  void on_epoch(trainer<T>& t, const epoch_report& r) override {
+  // or stop (at the end of every epoch, and before the checkpoint of a stop request).
+  void on_epoch(trainer<T>& t, const epoch_report& r) override { check_state(t, r.epoch); }
+  void on_stop(trainer<T>& t) override { check_state(t, t.epochs_done() + 1); }
+
+ private:
+  void check_state(trainer<T>& t, std::size_t epoch) {
     for (const state_buffer<T>* b : t.net().buffers())
       if (const std::size_t k = first_non_finite(b->value.data(), b->value.size()); k != b->value.size())
-        throw training_diverged(r.epoch, t.steps(), b->name + ", entry " + std::to_string(k),
+        throw training_diverged(epoch, t.steps(), b->name + ", entry " + std::to_string(k),
                                 "non-finite running statistic");
     // Every state tensor, one per parameter in turn (sgd: momentum; Adam: both moments).
     const auto state = t.optimizer().state();
@@ -96,13 +100,12 @@ class fault_guard final : public run_observer<T> {
       const auto& m = state[i];
       if (const std::size_t k = first_non_finite(m.data(), m.size()); k != m.size()) {
         const std::string& name = params_[i % params_.size()]->name;
-        throw training_diverged(r.epoch, t.steps(), "optimizer state of " + name + ", entry " + std::to_string(k),
+        throw training_diverged(epoch, t.steps(), "optimizer state of " + name + ", entry " + std::to_string(k),
                                 "non-finite optimizer state");
       }
     }
   }
 
- private:
   // Rows of `m` (the batch) with NaN or Inf: "training sample 17 (row 3 of the batch),
   // column 5 is inf"; empty if all are finite.
   static std::string in_batch(const matrix<T>& m, const trainer<T>& t, const char* what) {

@@ -53,6 +53,7 @@ class run_summary final : public run_observer<T> {
     s["error"] = r.error;
     s["seconds"] = t.seconds();
     s["resumed_from_epoch"] = t.resumed_from_epoch();
+    s["changes"] = t.changes();  // overrides on resume: field, old, new, epoch, step
     s["epochs_done"] = t.epochs_done();
     s["last_checkpoint"] =
         t.last_checkpoint().empty() ? nlohmann::json(nullptr) : nlohmann::json(t.last_checkpoint().string());

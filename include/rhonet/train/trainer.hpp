@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -88,10 +89,13 @@ class training_interrupted : public std::runtime_error {
                            std::to_string(step) +
                            (last_checkpoint.empty() ? std::string("; no checkpoint was written yet")
                                                     : "; resume continues from " + last_checkpoint.string())),
-        last_checkpoint_(std::move(last_checkpoint)) {}
+        epoch_(epoch), step_(step), last_checkpoint_(std::move(last_checkpoint)) {}
+  std::size_t epoch() const { return epoch_; }
+  std::size_t step() const { return step_; }
   const std::filesystem::path& last_checkpoint() const { return last_checkpoint_; }
 
  private:
+  std::size_t epoch_, step_;
   std::filesystem::path last_checkpoint_;
 };
 
@@ -119,9 +123,20 @@ struct trainer_options {
   std::set<std::size_t> observe_epochs{};
   bool observe_early_steps = true;  // steps 1, 2, 4, ... of the first epoch
   // When set and *stop becomes true, the run ends after the step in progress with
-  // training_interrupted (not part of the run's identity).
+  // training_interrupted (not part of the run's identity); observers may save a checkpoint of
+  // that moment first (run_observer::on_stop, the checkpointer does).
   const std::atomic<bool>* stop = nullptr;
+  // Fields of the configuration a resume may change: "lr", and for SGD "momentum" and
+  // "weight_decay". The checkpoint's value gives way to these options' and the change is
+  // recorded (trainer::changes()); any other difference is refused. Not part of the identity.
+  std::set<std::string> overrides{};
 };
+
+// The fields trainer_options::overrides may name.
+inline const std::set<std::string>& overridable_fields() {
+  static const std::set<std::string> f{"lr", "momentum", "weight_decay"};
+  return f;
+}
 
 // The optimiser the options choose: "sgd", "adam" or "adamw".
 inline const char* optimizer_name(const trainer_options& o) {
@@ -227,6 +242,9 @@ class run_observer {
   virtual bool measure(trainer<T>&, observation&) { return false; }
   virtual void on_observe(trainer<T>&, const observation&) {}
   virtual void on_checkpoint(trainer<T>&, std::size_t /*epoch*/) {}
+  // The run was stopped on request (trainer_options::stop) after a step, possibly in the
+  // middle of an epoch: the last chance to save its state (before on_end).
+  virtual void on_stop(trainer<T>&) {}
   virtual void on_end(trainer<T>&, const run_outcome&) {}
   // The observer's own part of a checkpoint; most keep no state.
   virtual void save_state(checkpoint_writer<T>&) const {}
@@ -289,6 +307,11 @@ class trainer {
     return loss_reduction(opt_.loss) == reduction::mean ? sum_form_lambda(wd, train_->size()) : wd / 2;
   }
   std::size_t resumed_from_epoch() const { return resumed_from_; }
+  // Whether resume() restored a checkpoint (possibly one written in the middle of epoch 1).
+  bool resumed() const { return resumed_; }
+  // The configuration changes made on resumes of this run, oldest first (overrides, epochs):
+  // [{"field", "old", "new", "epoch", "step"}], the new value applying after `step` steps.
+  const nlohmann::json& changes() const { return changes_; }
   const std::filesystem::path& last_checkpoint() const { return last_checkpoint_; }
   void set_last_checkpoint(std::filesystem::path p) { last_checkpoint_ = std::move(p); }
   const std::vector<observation>& history() const { return history_; }
@@ -303,6 +326,7 @@ class trainer {
  private:
   nlohmann::json config() const;
   std::vector<detail::ckpt::part<T>> state_parts();
+  void make_optimizer(const trainer_options& o);
   // The plateau metric of the epoch just finished, if it was measured.
   std::optional<double> plateau_metric(const epoch_report& r) const;
 
@@ -317,6 +341,18 @@ class trainer {
   std::vector<std::unique_ptr<run_observer<T>>> owned_;
   std::vector<observation> history_;
   std::size_t epoch_ = 0, resumed_from_ = 0;
+  bool resumed_ = false;
+  nlohmann::json changes_ = nlohmann::json::array();
+  // The epoch in progress: batches done, the sums of its epoch_report, and the batcher's state
+  // at its start. A checkpoint saved in the middle of an epoch (on_stop) holds these and that
+  // batcher state; resuming fast-forwards the batcher over the batches done.
+  struct epoch_progress {
+    std::size_t batches = 0, seen = 0, wrong = 0;
+    double loss = 0;
+    std::string batcher_at_start;
+  };
+  epoch_progress cur_{};
+  std::optional<epoch_progress> resume_in_epoch_{};
   double seconds_before_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::filesystem::path last_checkpoint_{};
@@ -334,19 +370,14 @@ trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
   if ((opt_.adam || opt_.adamw) && !(opt_.sgd == sgd_options{}))
     throw std::invalid_argument(std::string("rhonet::trainer: trainer_options sets both sgd and ") +
                                 optimizer_name(opt_) + "; leave sgd at its default when choosing another optimiser");
-  if (opt_.adamw) {
-    auto o = std::make_unique<adamw<T>>(net.parameters(), *opt_.adamw);
-    optim_part_ = detail::ckpt::part_of(*o);
-    optim_ = std::move(o);
-  } else if (opt_.adam) {
-    auto o = std::make_unique<adam<T>>(net.parameters(), *opt_.adam);
-    optim_part_ = detail::ckpt::part_of(*o);
-    optim_ = std::move(o);
-  } else {
-    auto o = std::make_unique<sgd<T>>(net.parameters(), opt_.sgd);
-    optim_part_ = detail::ckpt::part_of(*o);
-    optim_ = std::move(o);
+  for (const std::string& f : opt_.overrides) {
+    if (!overridable_fields().count(f))
+      throw std::invalid_argument("rhonet::trainer: overrides names '" + f + "'; only lr, momentum and weight_decay "
+                                  "may change when a run resumes (the rest defines the run)");
+    if (f != "lr" && (opt_.adam || opt_.adamw))
+      throw std::invalid_argument("rhonet::trainer: overrides names '" + f + "', which only SGD's runs may change");
   }
+  make_optimizer(opt_);
   if (opt_.plateau) {
     if (opt_.schedule)
       throw std::invalid_argument("rhonet::trainer: trainer_options sets both schedule and plateau; the plateau "
@@ -374,6 +405,23 @@ trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
     throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has targets of " +
                                 std::to_string(train.target.shape()[1]) + " columns, the network has " +
                                 std::to_string(net.output_size()) + " outputs");
+}
+
+template <class T>
+void trainer<T>::make_optimizer(const trainer_options& o) {
+  if (o.adamw) {
+    auto a = std::make_unique<adamw<T>>(net_->parameters(), *o.adamw);
+    optim_part_ = detail::ckpt::part_of(*a);
+    optim_ = std::move(a);
+  } else if (o.adam) {
+    auto a = std::make_unique<adam<T>>(net_->parameters(), *o.adam);
+    optim_part_ = detail::ckpt::part_of(*a);
+    optim_ = std::move(a);
+  } else {
+    auto a = std::make_unique<sgd<T>>(net_->parameters(), o.sgd);
+    optim_part_ = detail::ckpt::part_of(*a);
+    optim_ = std::move(a);
+  }
 }
 
 template <class T>
@@ -410,6 +458,10 @@ std::vector<detail::ckpt::part<T>> trainer<T>::state_parts() {
   namespace ck = detail::ckpt;
   std::vector<ck::part<T>> parts{ck::network_part<T>(net_->parameters(), net_->buffers()), optim_part_,
                                  ck::part_of(batches_)};
+  // In the middle of an epoch the batcher has no state of its own to save: its state at the
+  // epoch's start stands in, and the trainer's part says how many batches followed.
+  if (cur_.batches > 0)
+    parts[2].save = [this](checkpoint_writer<T>& w) { w.put("batcher", "state", cur_.batcher_at_start); };
   if (plateau_) parts.push_back(ck::part_of<reduce_lr_on_plateau, T>(*plateau_));
   return parts;
 }
@@ -420,7 +472,12 @@ void trainer<T>::save_checkpoint(const std::filesystem::path& dir) {
   std::vector<ck::part<T>> parts = state_parts();
   const double secs = seconds();
   parts.push_back({[this, secs](checkpoint_writer<T>& w) {
-                     w.put_section("trainer", {{"epoch", epoch_}, {"seconds", secs}, {"config", config()}});
+                     nlohmann::json t = {{"epoch", epoch_},   {"seconds", secs},      {"config", config()},
+                                         {"epochs", opt_.epochs}, {"changes", changes_}};
+                     if (cur_.batches > 0)
+                       t["in_epoch"] = {{"batches", cur_.batches}, {"seen", cur_.seen}, {"wrong", cur_.wrong},
+                                        {"loss", cur_.loss}};
+                     w.put_section("trainer", t);
                    },
                    {}});
   for (run_observer<T>* o : observers_)
@@ -432,14 +489,40 @@ void trainer<T>::save_checkpoint(const std::filesystem::path& dir) {
 template <class T>
 void trainer<T>::resume(const std::filesystem::path& dir) {
   namespace ck = detail::ckpt;
+  const nlohmann::json now = config();
+  // The overridden fields whose value changes: read from the manifest before loading, since
+  // SGD loads only into an optimiser with the saved momentum and weight decay.
+  std::map<std::string, nlohmann::json> changing;
+  if (!opt_.overrides.empty()) {
+    const nlohmann::json m = read_checkpoint_manifest(dir);
+    if (m.contains("trainer") && m["trainer"].is_object() && m["trainer"].contains("config") &&
+        m["trainer"]["config"].is_object()) {
+      const nlohmann::json& saved = m["trainer"]["config"];
+      for (const std::string& f : opt_.overrides)
+        if (saved.contains(f) && now.contains(f) && saved[f].is_number() && saved[f] != now[f]) changing[f] = saved[f];
+    }
+  }
+  if (changing.count("lr") && opt_.schedule)
+    throw std::invalid_argument("rhonet::trainer: lr cannot be overridden in a run with an lr schedule "
+                                "(the schedule sets the lr of every epoch)");
+  const bool rebuild = changing.count("momentum") || changing.count("weight_decay");
+  if (rebuild) {  // load into an SGD with the saved values, then carry its state over
+    trainer_options as_saved = opt_;
+    if (changing.count("momentum")) as_saved.sgd.momentum = changing["momentum"].template get<double>();
+    if (changing.count("weight_decay")) as_saved.sgd.weight_decay = changing["weight_decay"].template get<double>();
+    make_optimizer(as_saved);
+  }
+
   std::size_t epoch = 0;
   double secs = 0;
+  nlohmann::json earlier_changes = nlohmann::json::array();
+  std::optional<nlohmann::json> saved_epochs;
+  std::optional<epoch_progress> in_epoch;
   std::vector<ck::part<T>> parts = state_parts();
   // The configuration check comes before the parts that would name a missing section.
   parts.insert(parts.begin() + 1, ck::part<T>{{}, [&](const checkpoint_reader<T>& r) {
     const std::size_t e = r.template get<std::uint64_t>("trainer", "epoch");
     const nlohmann::json& saved = r.section("trainer");
-    const nlohmann::json now = config();
     if (saved.contains("config") && saved["config"].is_object()) {
       // The optimiser's type first: its options mean nothing under another type.
       std::vector<std::string> keys;
@@ -447,6 +530,7 @@ void trainer<T>::resume(const std::filesystem::path& dir) {
       for (const auto& [key, value] : saved["config"].items())
         if (key != "optimizer") keys.push_back(key);
       for (const std::string& key : keys) {
+        if (changing.count(key)) continue;
         const nlohmann::json& value = saved["config"][key];
         const nlohmann::json mine = now.contains(key) ? now[key] : nlohmann::json(nullptr);
         // Numbers compare as numbers (1 and 1.0 are the same lr).
@@ -454,21 +538,68 @@ void trainer<T>::resume(const std::filesystem::path& dir) {
                               ? value.template get<double>() == mine.template get<double>()
                               : value == mine;
         if (!same)
-          r.fail("trainer.config", "a checkpoint of a run with " + key + " " + mine.dump(), key + " " + value.dump());
+          throw checkpoint_mismatch(r.manifest(), 0,
+                                    "a checkpoint of a run with " + key + " " + mine.dump() +
+                                        (overridable_fields().count(key) ? " (or a resume that overrides " + key + ")"
+                                                                         : std::string()),
+                                    key + " " + value.dump(), "trainer.config");
       }
+    }
+    std::optional<epoch_progress> ie;
+    if (saved.contains("in_epoch")) {
+      const nlohmann::json& x = saved["in_epoch"];
+      const bool ok = x.is_object() && x.contains("batches") && x["batches"].is_number_unsigned() &&
+                      x.contains("seen") && x["seen"].is_number_unsigned() && x.contains("wrong") &&
+                      x["wrong"].is_number_unsigned() && x.contains("loss") && x["loss"].is_number() &&
+                      x["batches"].template get<std::size_t>() >= 1 &&
+                      x["batches"].template get<std::size_t>() <= steps_per_epoch();
+      if (!ok)
+        r.fail("trainer.in_epoch",
+               "the progress of an epoch: batches (1 to " + std::to_string(steps_per_epoch()) +
+                   "), seen, wrong and loss",
+               x.dump());
+      ie = epoch_progress{x["batches"].template get<std::size_t>(), x["seen"].template get<std::size_t>(),
+                          x["wrong"].template get<std::size_t>(), x["loss"].template get<double>(), {}};
     }
     if (r.applying()) {
       epoch = e;
       if (saved.contains("seconds") && saved["seconds"].is_number()) secs = saved["seconds"].template get<double>();
+      if (saved.contains("changes") && saved["changes"].is_array()) earlier_changes = saved["changes"];
+      if (saved.contains("epochs") && saved["epochs"].is_number_unsigned()) saved_epochs = saved["epochs"];
+      in_epoch = ie;
     }
   }});
   for (run_observer<T>* o : observers_)
     parts.push_back({{}, [o](const checkpoint_reader<T>& r) { o->load_state(r); }});
-  ck::load<T>(dir, net_->signature(), parts);
+  try {
+    ck::load<T>(dir, net_->signature(), parts);
+  } catch (...) {
+    if (rebuild) make_optimizer(opt_);  // as constructed: a failed resume changes nothing
+    throw;
+  }
+  if (rebuild) {
+    std::unique_ptr<rhonet::optimizer<T>> loaded = std::move(optim_);
+    auto& from = static_cast<sgd<T>&>(*loaded);
+    make_optimizer(opt_);
+    auto& to = static_cast<sgd<T>&>(*optim_);
+    for (std::size_t i = 0; i < from.buffers().size(); ++i) to.buffers()[i] = from.buffers()[i];
+    to.set_step_count(from.step_count());
+    to.set_lr(from.lr());
+  }
   epoch_ = resumed_from_ = epoch;
   seconds_before_ = secs;
   start_ = std::chrono::steady_clock::now();
   last_checkpoint_ = dir;
+  resumed_ = true;
+  resume_in_epoch_ = in_epoch;
+  changes_ = earlier_changes;
+  const std::size_t at = steps();
+  if (changing.count("lr")) optim_->set_lr(now["lr"].template get<double>());
+  for (const auto& [field, old] : changing)
+    changes_.push_back({{"field", field}, {"old", old}, {"new", now[field]}, {"epoch", epoch}, {"step", at}});
+  if (saved_epochs && saved_epochs->template get<std::size_t>() != opt_.epochs)
+    changes_.push_back(
+        {{"field", "epochs"}, {"old", *saved_epochs}, {"new", opt_.epochs}, {"epoch", epoch}, {"step", at}});
 }
 
 template <class T>
@@ -505,13 +636,22 @@ void trainer<T>::run() {
   run_outcome outcome;
   try {
     for (run_observer<T>* o : observers_) o->on_begin(*this);
-    if (epoch_ == 0) observe(0);
+    if (epoch_ == 0 && !resume_in_epoch_) observe(0);
     const std::size_t per_epoch = steps_per_epoch();
-    std::size_t next_early = 1;
+    std::size_t next_early = 1;  // the next early observation: the first power of 2 after steps()
+    while (next_early <= steps()) next_early *= 2;
     for (std::size_t epoch = first_epoch; epoch <= opt_.epochs; ++epoch) {
       if (opt_.schedule) optim_->set_lr(opt_.schedule->lr_at(epoch - 1));
-      double epoch_loss = 0;
-      std::size_t seen = 0, wrong = 0;
+      cur_ = {};
+      cur_.batcher_at_start = batches_.state();
+      if (resume_in_epoch_) {  // a checkpoint of the middle of this epoch: skip what it did
+        const epoch_progress done = *resume_in_epoch_;
+        resume_in_epoch_.reset();
+        for (std::size_t b = 0; b < done.batches; ++b)
+          if (batches_.next(xb_, yb_) == 0)
+            throw std::logic_error("rhonet::trainer: the resumed epoch has fewer batches than its checkpoint says");
+        cur_.batches = done.batches, cur_.seen = done.seen, cur_.wrong = done.wrong, cur_.loss = done.loss;
+      }
       while (std::size_t n = batches_.next(xb_, yb_)) {
         step_report<T> r{epoch, steps() + 1, n, 0.0, 0, xb_, yb_};
         for (run_observer<T>* o : observers_) o->on_batch(*this, r);
@@ -525,19 +665,22 @@ void trainer<T>::run() {
         for (run_observer<T>* o : observers_) o->on_backward(*this, r);
         optim_->step();
         for (run_observer<T>* o : observers_) o->on_step(*this, r);
-        if (opt_.stop && opt_.stop->load(std::memory_order_relaxed))
-          throw training_interrupted(epoch, r.step, last_checkpoint_);
-        epoch_loss += double(l) * double(n);
-        wrong += w;
-        seen += n;
+        cur_.loss += double(l) * double(n);
+        cur_.wrong += w;
+        cur_.seen += n;
+        ++cur_.batches;
         if (opt_.observe_early_steps && epoch == 1 && steps() == next_early && steps() < per_epoch) {
           observe(double(steps()) / double(per_epoch));
           next_early *= 2;
         }
+        // After the step's bookkeeping, so that a checkpoint of this moment holds all of it.
+        if (opt_.stop && opt_.stop->load(std::memory_order_relaxed))
+          throw training_interrupted(epoch, r.step, last_checkpoint_);
       }
       epoch_ = epoch;
-      const double denom = double(std::max<std::size_t>(seen, 1));
-      const epoch_report er{epoch, epoch_loss / denom, double(wrong) / denom, seen};
+      const double denom = double(std::max<std::size_t>(cur_.seen, 1));
+      const epoch_report er{epoch, cur_.loss / denom, double(cur_.wrong) / denom, cur_.seen};
+      cur_ = {};
       for (run_observer<T>* o : observers_) o->on_epoch(*this, er);
       if (opt_.observe_epochs.empty() || opt_.observe_epochs.count(epoch)) observe(double(epoch));
       // After the observation (a metric may come from it), before the checkpoint (which then
@@ -557,10 +700,17 @@ void trainer<T>::run() {
     for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
     throw full;
   } catch (const training_interrupted& e) {
+    std::string failed;
+    try {
+      for (run_observer<T>* o : observers_) o->on_stop(*this);
+    } catch (const std::exception& x) {
+      failed = std::string("; saving the state at the interruption failed: ") + x.what();
+    }
+    const training_interrupted full(e.epoch(), e.step(), last_checkpoint_);
     outcome.interrupted = true;
-    outcome.error = e.what();
+    outcome.error = full.what() + failed;
     for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
-    throw;
+    throw full;
   } catch (const std::exception& e) {
     outcome.error = e.what();
     for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
