@@ -224,7 +224,8 @@ class batch_norm_layer {
 
   // Sum of f(s) over the S pixels of one channel, in independent lanes: one running sum is
   // bound by the latency of an add (strict IEEE order keeps the compiler from vectorising
-  // it), lanes let it use SIMD. The order is fixed, so results stay deterministic.
+  // it), lanes let it use SIMD. The order is fixed in the source, the same for the baseline
+  // and the AVX2 copy (core/dispatch.hpp), so results stay deterministic and equal on both.
   template <class F>
   RHONET_KERNEL static T lane_sum(F&& f) {
     constexpr std::size_t lanes = 8;
