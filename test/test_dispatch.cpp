@@ -4,6 +4,7 @@
 // clear error. On a CPU without AVX2, or in a build for AVX2 (no dispatch), only the parts
 // that can run are checked.
 #define BOOST_TEST_MODULE rhonet_dispatch
+#define RHONET_COUNT_DISPATCH  // detail::avx2_runs: the AVX2 copy really runs when chosen
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
@@ -92,8 +93,17 @@ void check_copies_agree() {
   }
   if (!runtime_dispatch) BOOST_TEST_MESSAGE("built for AVX2: one copy, compared with itself");
   for (const auto& opt : optimisers) {
+#if RHONET_RUNTIME_DISPATCH
+    const long runs0 = detail::avx2_runs.load();
+    const auto base = train_bytes<Net>(isa::baseline, opt);
+    const long runs1 = detail::avx2_runs.load();
+    const auto avx2 = train_bytes<Net>(isa::avx2, opt);
+    BOOST_CHECK_EQUAL(runs1, runs0);           // the baseline never entered the AVX2 copy
+    BOOST_CHECK_GT(detail::avx2_runs.load(), runs1);
+#else
     const auto base = train_bytes<Net>(isa::baseline, opt);
     const auto avx2 = train_bytes<Net>(isa::avx2, opt);
+#endif
     BOOST_TEST_INFO(Net::signature() << " momentum " << opt.momentum << " nesterov " << opt.nesterov);
     BOOST_REQUIRE_EQUAL(base.size(), avx2.size());
     BOOST_CHECK(std::memcmp(base.data(), avx2.data(), base.size()) == 0);

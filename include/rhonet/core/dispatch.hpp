@@ -30,7 +30,11 @@
 
 // Marks a loop body (a lambda given to detail::dispatch, and the helpers it calls) to be
 // inlined into each copy, so that each is compiled for that copy's ISA.
+#if defined(__GNUC__)
 #define RHONET_KERNEL __attribute__((always_inline))
+#else
+#define RHONET_KERNEL
+#endif
 
 namespace rhonet {
 
@@ -43,7 +47,7 @@ inline const char* isa_name(isa i) { return i == isa::avx2 ? "avx2" : "baseline"
 
 // Whether this CPU (and its OS, which must save the 256-bit registers) runs AVX2.
 inline bool cpu_has_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
 #else
@@ -103,10 +107,18 @@ inline void set_kernel_isa(isa i) {
 namespace detail {
 
 #if RHONET_RUNTIME_DISPATCH
+#ifdef RHONET_COUNT_DISPATCH
+// Tests only (defined before the first include): how often the AVX2 copy ran.
+inline std::atomic<long> avx2_runs{0};
+#endif
+
 // The AVX2 copy: body's operator() is RHONET_KERNEL, so it is inlined and vectorised here
 // with 256-bit registers. No "fma": contraction would change results (see the top).
 template <class Body>
 [[gnu::target("avx2"), gnu::noinline]] void run_avx2(Body& body) {
+#ifdef RHONET_COUNT_DISPATCH
+  avx2_runs.fetch_add(1, std::memory_order_relaxed);
+#endif
   body();
 }
 #endif
