@@ -73,12 +73,16 @@ class optimizer {
     const parameter<T>& p = *params_[i];
     bool ok = p.grad.shape() == p.value.shape();
     for (const matrix<T>& m : own) ok = ok && m.shape() == p.value.shape();
-    if (!ok) {
-      std::string s = std::string(who) + ": parameter '" + p.name + "' has value " + shape_str(p.value) + ", grad " +
-                      shape_str(p.grad);
-      for (const matrix<T>& m : own) s += ", state " + shape_str(m);
-      throw std::invalid_argument(s);
-    }
+    if (!ok) shape_error(p, who, own);
+  }
+  // Out of line, so that step() carries only the check (g++ 12 also warned about the string
+  // code once it was inlined there).
+  [[noreturn, gnu::cold, gnu::noinline]] static void shape_error(const parameter<T>& p, const char* who,
+                                                                  std::span<const matrix<T>> own) {
+    std::string s = std::string(who) + ": parameter '" + p.name + "' has value " + shape_str(p.value) + ", grad " +
+                    shape_str(p.grad);
+    for (const matrix<T>& m : own) s += ", state " + shape_str(m);
+    throw std::invalid_argument(s);
   }
   static std::string shape_str(const matrix<T>& m) {
     return "(" + std::to_string(m.shape()[0]) + ", " + std::to_string(m.shape()[1]) + ")";
