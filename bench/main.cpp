@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 
+#include <rhonet/core/dispatch.hpp>
 #include <rhonet/core/ensure_blas_kernels.hpp>
 #include <rhonet/data/binary_task.hpp>
 #include <rhonet/data/preprocess.hpp>
@@ -110,6 +111,10 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("openblas_threads_max", std::to_string(rhonet::threads()));
   if (const char* c = std::getenv("OPENBLAS_CORETYPE")) benchmark::AddCustomContext("OPENBLAS_CORETYPE", c);
   benchmark::AddCustomContext("data", bench::data_source());
+  // Which copy of rhonet's dispatched loops ran (core/dispatch.hpp): "avx2" or "baseline" in
+  // a portable build, "build" when the build targets AVX2 itself (-march=native).
+  benchmark::AddCustomContext("rhonet_kernels",
+                              rhonet::runtime_dispatch ? rhonet::isa_name(rhonet::kernel_isa()) : "build");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 }

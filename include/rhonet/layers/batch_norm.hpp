@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <rhonet/core/dispatch.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
@@ -146,20 +147,28 @@ class batch_norm_layer {
         inv_std_[c] = T(1) / std::sqrt(running_var_.value[c] + eps);
       }
     }
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        const T mu = mean_[c], is = inv_std_[c];
-        const T g = has_scale ? gamma_.value(0, c) : T(1);
-        const T b = has_shift ? beta_.value(0, c) : T(0);
-        for (std::size_t s = 0; s < S; ++s) {
-          const T v = (in[o + s] - mu) * is;
-          xh[o + s] = v;
-          T u = v;
-          if constexpr (has_scale) out[o + s] = u = g * v + b;
-          if constexpr (Relu) r[o + s] = u > T(0) ? u : T(0);
+    // Raw pointers in the loops (core/dispatch.hpp: the loops of this layer are compiled for
+    // the baseline and for AVX2); with flat input (S = 1) the vectors run along c.
+    const T* mean = mean_.data();
+    const T* inv_std = inv_std_.data();
+    const T* gamma = has_scale ? gamma_.value.data() : nullptr;
+    const T* beta = has_shift ? beta_.value.data() : nullptr;
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t o = (i * C + c) * S;
+          const T mu = mean[c], is = inv_std[c];
+          const T g = has_scale ? gamma[c] : T(1);
+          const T b = has_shift ? beta[c] : T(0);
+          for (std::size_t s = 0; s < S; ++s) {
+            const T v = (in[o + s] - mu) * is;
+            xh[o + s] = v;
+            T u = v;
+            if constexpr (has_scale) out[o + s] = u = g * v + b;
+            if constexpr (Relu) r[o + s] = u > T(0) ? u : T(0);
+          }
         }
-      }
+    });
     last_mode_ = m;
   }
 
@@ -170,44 +179,55 @@ class batch_norm_layer {
     const T* g = dy.data();
     // The gradient at the BN output: dy, or dy masked by the following ReLU (the load
     // unconditional, so that the loop vectorises without masked loads; layers/relu.hpp).
-    auto grad = [&](std::size_t k) {
+    auto grad = [&](std::size_t k) RHONET_KERNEL {
       const T gk = g[k];
       if constexpr (Relu) return r[k] > T(0) ? gk : T(0);
       else return gk;
     };
-    for (std::size_t c = 0; c < C; ++c) sum_dy_[c] = sum_dy_xhat_[c] = T(0);
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        sum_dy_[c] += lane_sum([&](std::size_t s) { return grad(o + s); });
-        sum_dy_xhat_[c] += lane_sum([&](std::size_t s) { return grad(o + s) * xh[o + s]; });
-      }
+    // Raw pointers in the loops, which are compiled for the baseline and for AVX2
+    // (core/dispatch.hpp); the sums' order is lane_sum's on both.
+    T* sum_dy = sum_dy_.data();
+    T* sum_dy_xhat = sum_dy_xhat_.data();
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t c = 0; c < C; ++c) sum_dy[c] = sum_dy_xhat[c] = T(0);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t o = (i * C + c) * S;
+          sum_dy[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return grad(o + s); });
+          sum_dy_xhat[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return grad(o + s) * xh[o + s]; });
+        }
+    });
     if constexpr (has_scale)
-      for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat_[c];
+      for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat[c];
     if constexpr (has_shift)
-      for (std::size_t c = 0; c < C; ++c) beta_.grad(0, c) = sum_dy_[c];
+      for (std::size_t c = 0; c < C; ++c) beta_.grad(0, c) = sum_dy[c];
     if (!dx) return;
     T* d = dx->data();
     const T M = T(n * S);
     const bool train = last_mode_ == mode::train;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        const T scale = (has_scale ? gamma_.value(0, c) : T(1)) * inv_std_[c];
-        if (train) {
-          const T k = scale / M, sd = sum_dy_[c], sdx = sum_dy_xhat_[c];
-          for (std::size_t s = 0; s < S; ++s) d[o + s] = k * (M * grad(o + s) - sd - xh[o + s] * sdx);
-        } else {
-          for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * grad(o + s);
+    const T* gamma = has_scale ? gamma_.value.data() : nullptr;
+    const T* inv_std = inv_std_.data();
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t o = (i * C + c) * S;
+          const T scale = (has_scale ? gamma[c] : T(1)) * inv_std[c];
+          if (train) {
+            const T k = scale / M, sd = sum_dy[c], sdx = sum_dy_xhat[c];
+            for (std::size_t s = 0; s < S; ++s) d[o + s] = k * (M * grad(o + s) - sd - xh[o + s] * sdx);
+          } else {
+            for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * grad(o + s);
+          }
         }
-      }
+    });
   }
 
   // Sum of f(s) over the S pixels of one channel, in independent lanes: one running sum is
   // bound by the latency of an add (strict IEEE order keeps the compiler from vectorising
-  // it), lanes let it use SIMD. The order is fixed, so results stay deterministic.
+  // it), lanes let it use SIMD. The order is fixed in the source, the same for the baseline
+  // and the AVX2 copy (core/dispatch.hpp), so results stay deterministic and equal on both.
   template <class F>
-  static T lane_sum(F&& f) {
+  RHONET_KERNEL static T lane_sum(F&& f) {
     constexpr std::size_t lanes = 8;
     if constexpr (S < 2 * lanes) {
       T a = 0;
@@ -228,20 +248,24 @@ class batch_norm_layer {
 
   void batch_moments(const T* in, std::size_t n) {
     const T M = T(n * S);
-    for (std::size_t c = 0; c < C; ++c) mean_[c] = var_[c] = T(0);
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        mean_[c] += lane_sum([&](std::size_t s) { return in[o + s]; });
-      }
-    for (std::size_t c = 0; c < C; ++c) mean_[c] /= M;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t o = (i * C + c) * S;
-        const T mu = mean_[c];
-        var_[c] += lane_sum([&](std::size_t s) { return (in[o + s] - mu) * (in[o + s] - mu); });
-      }
-    for (std::size_t c = 0; c < C; ++c) var_[c] /= M;
+    T* mean = mean_.data();
+    T* var = var_.data();
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t c = 0; c < C; ++c) mean[c] = var[c] = T(0);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t o = (i * C + c) * S;
+          mean[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return in[o + s]; });
+        }
+      for (std::size_t c = 0; c < C; ++c) mean[c] /= M;
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < C; ++c) {
+          const std::size_t o = (i * C + c) * S;
+          const T mu = mean[c];
+          var[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return (in[o + s] - mu) * (in[o + s] - mu); });
+        }
+      for (std::size_t c = 0; c < C; ++c) var[c] /= M;
+    });
   }
 
   parameter<T> gamma_, beta_;

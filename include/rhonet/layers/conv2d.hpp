@@ -16,6 +16,7 @@
 
 #include <rhonet/core/blas.hpp>
 #include <rhonet/core/checks.hpp>
+#include <rhonet/core/dispatch.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
@@ -75,12 +76,22 @@ class conv2d_layer {
   void resize(std::size_t batch) {
     grow(cols_, patch * batch * pixels);
     if constexpr (needs_permute) grow(yc_, OutC * batch * pixels);
+    if constexpr (Pad > 0) {
+      if (xpad_.size() == 0) {
+        xpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
+        xpad_.fill(T(0));  // the borders stay zero
+      }
+    }
+    if (dxpad_.size() == 0) dxpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
   }
 
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const std::size_t batch = x.shape()[0], ld = batch * pixels;
     resize(batch);
-    for (std::size_t s = 0; s < batch; ++s) im2col(x.data() + s * In::size, cols_.data() + s * pixels, ld);
+    // im2col and col2im are compiled for the baseline and for AVX2 (core/dispatch.hpp).
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t s = 0; s < batch; ++s) im2col(x.data() + s * In::size, cols_.data() + s * pixels, ld);
+    });
     T* yc = needs_permute ? yc_.data() : y.data();
     blas::gemm<T>(false, false, OutC, ld, patch, T(1), w_.value.data(), patch, cols_.data(), ld, T(0),
                   yc, ld);
@@ -105,7 +116,9 @@ class conv2d_layer {
     grow(dcols_, patch * ld);
     blas::gemm<T>(true, false, patch, ld, OutC, T(1), w_.value.data(), patch, dyc, ld, T(0),
                   dcols_.data(), ld);
-    for (std::size_t s = 0; s < batch; ++s) col2im(dcols_.data() + s * pixels, ld, dx->data() + s * In::size);
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t s = 0; s < batch; ++s) col2im(dcols_.data() + s * pixels, ld, dx->data() + s * In::size);
+    });
   }
 
   parameter<T>& weight() { return w_; }
@@ -141,16 +154,12 @@ class conv2d_layer {
 
   static constexpr std::size_t Hp = H + 2 * Pad, Wp = W + 2 * Pad;  // padded input
 
-  // The zero-padded copy of one sample (the borders stay zero), so that im2col and col2im
-  // run without bounds checks. Without padding, x itself.
-  const T* padded(const T* x) {
+  // The zero-padded copy of one sample (the borders stay zero, resize()), so that im2col and
+  // col2im run without bounds checks. Without padding, x itself.
+  RHONET_KERNEL const T* padded(const T* x) {
     if constexpr (Pad == 0) {
       return x;
     } else {
-      if (xpad_.size() == 0) {
-        xpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
-        xpad_.fill(T(0));
-      }
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t h = 0; h < H; ++h)
           std::copy_n(x + (c * H + h) * W, W, xpad_.data() + (c * Hp + h + Pad) * Wp + Pad);
@@ -160,7 +169,7 @@ class conv2d_layer {
 
   // cols[(c*K + ki)*K + kj, p] = x[c, oh*S - Pad + ki, ow*S - Pad + kj] (zero outside) for the
   // P pixels p = oh*OW + ow of one sample, in its block of columns of a row of length ld.
-  void im2col(const T* x, T* cols, std::size_t ld) {
+  RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld) {
     const T* xp = padded(x);
     for (std::size_t c = 0; c < C; ++c)
       for (std::size_t ki = 0; ki < K; ++ki)
@@ -174,8 +183,7 @@ class conv2d_layer {
   }
 
   // The adjoint of im2col: sums every column entry back into the pixel it was read from.
-  void col2im(const T* cols, std::size_t ld, T* dx) {
-    if (dxpad_.size() == 0) dxpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
+  RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx) {
     T* dp = dxpad_.data();
     std::fill(dp, dp + C * Hp * Wp, T(0));
     for (std::size_t c = 0; c < C; ++c)

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 
+#include <rhonet/core/dispatch.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
@@ -25,7 +26,10 @@ class relu_layer : public parameter_free_layer {
     const T* in = x.data();
     T* out = y.data();
     const std::size_t n = x.size();
-    for (std::size_t i = 0; i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
+    // Both loops run on the CPU's widest vectors in a portable build (core/dispatch.hpp).
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t i = 0; i < n; ++i) out[i] = in[i] > T(0) ? in[i] : T(0);
+    });
   }
 
   void backward(const matrix<T>&, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx) {
@@ -37,10 +41,12 @@ class relu_layer : public parameter_free_layer {
     // Both loads unconditional: a load under the condition cannot be if-converted without
     // masked loads (AVX2 and later), so at the baseline ISA the loop stayed scalar and
     // branchy, 22-25x slower than with -march=native.
-    for (std::size_t i = 0; i < n; ++i) {
-      const T gi = g[i];
-      d[i] = out[i] > T(0) ? gi : T(0);
-    }
+    detail::dispatch([&]() RHONET_KERNEL {
+      for (std::size_t i = 0; i < n; ++i) {
+        const T gi = g[i];
+        d[i] = out[i] > T(0) ? gi : T(0);
+      }
+    });
   }
 };
 

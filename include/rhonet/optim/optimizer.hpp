@@ -73,15 +73,24 @@ class optimizer {
     const parameter<T>& p = *params_[i];
     bool ok = p.grad.shape() == p.value.shape();
     for (const matrix<T>& m : own) ok = ok && m.shape() == p.value.shape();
-    if (!ok) {
-      std::string s = std::string(who) + ": parameter '" + p.name + "' has value " + shape_str(p.value) + ", grad " +
-                      shape_str(p.grad);
-      for (const matrix<T>& m : own) s += ", state " + shape_str(m);
-      throw std::invalid_argument(s);
-    }
+    if (!ok) shape_error(p, who, own);
   }
+  // Out of line, so that step() carries only the check.
+  [[noreturn, gnu::cold, gnu::noinline]] static void shape_error(const parameter<T>& p, const char* who,
+                                                                  std::span<const matrix<T>> own) {
+    std::string s = std::string(who) + ": parameter '" + p.name + "' has value " + shape_str(p.value) + ", grad " +
+                    shape_str(p.grad);
+    for (const matrix<T>& m : own) s += ", state " + shape_str(m);
+    throw std::invalid_argument(s);
+  }
+  // Appended piece by piece: g++ 12 misreads "(" + std::to_string(...) here as an overflow
+  // (-Wstringop-overflow) in some inlining contexts.
   static std::string shape_str(const matrix<T>& m) {
-    return "(" + std::to_string(m.shape()[0]) + ", " + std::to_string(m.shape()[1]) + ")";
+    std::string s = "(";
+    s += std::to_string(m.shape()[0]);
+    s += ", ";
+    s += std::to_string(m.shape()[1]);
+    return s += ")";
   }
   // A state tensor of parameter i's shape, zero.
   matrix<T> zeros_like(std::size_t i) const {
