@@ -207,18 +207,25 @@ class batch_norm_layer {
     const bool train = last_mode_ == mode::train;
     const T* gamma = has_scale ? gamma_.value.data() : nullptr;
     const T* inv_std = inv_std_.data();
+    // The mode is tested outside the loops: a channel loop holding one inner loop is
+    // vectorised along c when the pixel loop vanishes (flat input, S = 1).
     detail::dispatch([&]() RHONET_KERNEL {
-      for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < C; ++c) {
-          const std::size_t o = (i * C + c) * S;
-          const T scale = (has_scale ? gamma[c] : T(1)) * inv_std[c];
-          if (train) {
+      if (train) {
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t c = 0; c < C; ++c) {
+            const std::size_t o = (i * C + c) * S;
+            const T scale = (has_scale ? gamma[c] : T(1)) * inv_std[c];
             const T k = scale / M, sd = sum_dy[c], sdx = sum_dy_xhat[c];
             for (std::size_t s = 0; s < S; ++s) d[o + s] = k * (M * grad(o + s) - sd - xh[o + s] * sdx);
-          } else {
+          }
+      } else {
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t c = 0; c < C; ++c) {
+            const std::size_t o = (i * C + c) * S;
+            const T scale = (has_scale ? gamma[c] : T(1)) * inv_std[c];
             for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * grad(o + s);
           }
-        }
+      }
     });
   }
 
