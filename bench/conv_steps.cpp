@@ -23,6 +23,13 @@ const bool registered = [] {
   bench::with_stats(benchmark::RegisterBenchmark("conv4_bn_step", [](benchmark::State& st) {
     bench::step_benchmark<conv4_bn>(st, bench::image_data());
   }))->ArgName("blas_threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  bench::epoch_args(benchmark::RegisterBenchmark("conv4_bn_epoch_in_backward", [](benchmark::State& st) {
+    bench::epoch_benchmark<conv4_bn>(st, bench::image_data(), train_flops_per_sample * double(bench::image_data().size()),
+                                     true);
+  }))->ArgName("blas_threads")->Arg(1)->Arg(2);
+  bench::with_stats(benchmark::RegisterBenchmark("conv4_bn_step_in_backward", [](benchmark::State& st) {
+    bench::step_benchmark<conv4_bn>(st, bench::image_data(), true);
+  }))->ArgName("blas_threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   return true;
 }();
 

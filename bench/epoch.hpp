@@ -38,12 +38,18 @@ struct epoch_runner {
     return ps;
   }
 
-  void run_epoch() {
+  // in_backward: the update inside the backward pass (rhonet::backward_and_step), which gives
+  // the same numbers.
+  void run_epoch(bool in_backward = false) {
     while (batches.next(xb, yb)) {
       const float l = rhonet::loss_and_grad(loss, net->forward(xb, rhonet::mode::train), yb, grad);
       if (!std::isfinite(l)) throw std::runtime_error("benchmark training diverged");
-      net->backward(grad);
-      opt.step();
+      if (in_backward) {
+        rhonet::backward_and_step(*net, grad, opt);
+      } else {
+        net->backward(grad);
+        opt.step();
+      }
       ++steps;
     }
   }
@@ -66,13 +72,14 @@ epoch_runner<Net>& runner(const rhonet::dataset<float>& data) {
 }
 
 template <class Net>
-void epoch_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, double flops_per_epoch) {
+void epoch_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, double flops_per_epoch,
+                     bool in_backward = false) {
   set_blas_threads(int(st.range(0)));
   auto& r = runner<Net>(data);
-  r.run_epoch();  // warm the thread pool at this thread count
+  r.run_epoch(in_backward);  // warm the thread pool at this thread count
   const auto a0 = allocations();
   const auto s0 = r.steps;
-  for (auto _ : st) r.run_epoch();
+  for (auto _ : st) r.run_epoch(in_backward);
   const double epochs = double(st.iterations());
   st.counters["samples/s"] = benchmark::Counter(double(data.size()), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["GFLOP/s"] = benchmark::Counter(flops_per_epoch * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
@@ -82,7 +89,7 @@ void epoch_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, d
 
 // A steady-state step at batch 128: its allocation count is the zero-allocation guarantee.
 template <class Net>
-void step_benchmark(benchmark::State& st, const rhonet::dataset<float>& data) {
+void step_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, bool in_backward = false) {
   set_blas_threads(int(st.range(0)));
   auto& r = runner<Net>(data);
   rhonet::matrix<float> x = rhonet::matrix<float>::from_shape({batch, data.features()});
@@ -91,8 +98,12 @@ void step_benchmark(benchmark::State& st, const rhonet::dataset<float>& data) {
   std::copy(data.target.data(), data.target.data() + y.size(), y.data());
   auto step = [&] {
     rhonet::loss_and_grad(r.loss, r.net->forward(x, rhonet::mode::train), y, r.grad);
-    r.net->backward(r.grad);
-    r.opt.step();
+    if (in_backward) {
+      rhonet::backward_and_step(*r.net, r.grad, r.opt);
+    } else {
+      r.net->backward(r.grad);
+      r.opt.step();
+    }
   };
   step();  // settles every buffer at this batch size
   std::uint64_t allocs = 0;  // counted around the step only, not the framework's own

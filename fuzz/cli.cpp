@@ -46,8 +46,15 @@ void check_paper(const paper_cli::options& o) {
       for (std::size_t j = 0; j < i; ++j) check(s.inits[j] != s.inits[i]);
     }
   }
-  check(o.class_a >= 0 && o.class_a <= 9 && o.class_b >= 0 && o.class_b <= 9 && o.class_a != o.class_b);
-  check(o.outputs == 1 || o.outputs == 2);
+  check(o.classes.size() >= 2 && o.classes.size() <= 10);
+  for (std::size_t i = 0; i < o.classes.size(); ++i) {
+    check(o.classes[i] >= 0 && o.classes[i] <= 9);
+    for (std::size_t j = 0; j < i; ++j) check(o.classes[j] != o.classes[i]);
+  }
+  check(o.classes.size() == 2 ? o.outputs == 1 || o.outputs == 2 : o.outputs == o.classes.size());
+  bool built = false;
+  for (auto n : paper_cli::compiled_outputs()) built = built || n == o.outputs;
+  check(built);
   check(!o.out.empty() && !(o.overwrite && o.resume));
   check(o.fallback == 0 || (o.fallback > 0 && o.fallback < 1));
   check_overrides(o.overrides, o.resume);

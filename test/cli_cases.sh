@@ -66,12 +66,17 @@ expect 2 "paper: --momentum: expected a number in [0, 1), got '1'" paper --momen
 expect 2 "paper: --wd: expected a finite number >= 0, got '-1'" paper --wd -1
 expect 2 "paper: --epochs: expected $W 1 to 1000000, got '0'" paper --epochs 0
 expect 2 "paper: --batch: expected $W 1 to 1048576, got '0'" paper --batch 0
-expect 2 "paper: --classes: expected two different class ids from 0 to 9 as a,b, got 'a,b'" paper --classes a,b
-expect 2 "paper: --classes: expected two different class ids from 0 to 9 as a,b, got '0x2,4'" paper --classes 0x2,4
-expect 2 "paper: --classes: expected two different class ids from 0 to 9 as a,b, got '2.5,4'" paper --classes 2.5,4
-expect 2 "paper: --classes: expected two different class ids from 0 to 9 as a,b, got '1abc,4'" paper --classes 1abc,4
-expect 2 "paper: --classes: expected two different class ids from 0 to 9 as a,b, got '2,2'" paper --classes 2,2
-expect 2 "paper: --classes: expected two different class ids from 0 to 9 as a,b, got '2,4,6'" paper --classes 2,4,6
+expect 2 "paper: --classes: expected two or more different class ids from 0 to 9, comma-separated (or all), got 'a,b'" paper --classes a,b
+expect 2 "paper: --classes: expected two or more different class ids from 0 to 9, comma-separated (or all), got '0x2,4'" paper --classes 0x2,4
+expect 2 "paper: --classes: expected two or more different class ids from 0 to 9, comma-separated (or all), got '2.5,4'" paper --classes 2.5,4
+expect 2 "paper: --classes: expected two or more different class ids from 0 to 9, comma-separated (or all), got '1abc,4'" paper --classes 1abc,4
+expect 2 "paper: --classes: class 2 is given twice in '2,2'" paper --classes 2,2
+expect 2 "paper: --classes: class 4 is given twice in '2,4,6,4'" paper --classes 2,4,6,4
+expect 2 "paper: --classes: expected two or more different class ids from 0 to 9, comma-separated (or all), got '3'" paper --classes 3
+expect 2 "paper: --classes: expected two or more different class ids from 0 to 9, comma-separated (or all), got '3,10'" paper --classes 3,10
+expect 2 "paper: --classes: expected a comma-separated list of class ids, got an empty item in '3,,4'" paper --classes 3,,4
+expect 2 "paper: --classes: 3 classes need networks with 3 outputs; this build has networks with 1, 2, 10 outputs (the network types are compiled ahead): configure with -DRHONET_PAPER_OUTPUTS=\"1;2;10;3\" and build again" paper --classes 2,4,6
+expect 2 "paper: --outputs: 10 classes take one output per class (10), got 2" paper --classes all --outputs 2
 expect 2 "paper: --init: expected a finite number > 0 for each item, got 'abc'" paper --init abc
 expect 2 "paper: --init: expected a finite number > 0 for each item, got '0x2'" paper --init 0x2
 expect 2 "paper: --init: expected a finite number > 0 for each item, got '1abc'" paper --init 1abc
@@ -94,7 +99,8 @@ expect 2 "paper: --batch: the setting flow-wn-wd follows gradient flow: full bat
 expect 2 "paper: --experiment: the custom setting needs --arch, --bn and --wd" paper --experiment custom --arch fc4
 expect 2 "paper: --epochs: replaces the epochs of --preset paper" paper --preset paper --epochs 5
 expect 2 "paper: --data: expected fashion-mnist or cifar10:FOLDER, got 'cifar10:'" paper --data cifar10:
-expect 2 "paper: --outputs: expected $W 1 to 2, got '3'" paper --outputs 3
+expect 2 "paper: --outputs: two classes take 1 (labels +-1) or 2 (one-hot) outputs, got 3" paper --outputs 3
+expect 2 "paper: --outputs: expected $W 1 to 10, got '11'" paper --outputs 11
 expect 2 "paper: --threads: expected $W 1 to 1024, got '0'" paper --threads 0
 expect 2 "paper: --jobs: expected $W 1 to 1024, got '0'" paper --jobs 0
 expect 2 "paper: --limit-train: expected $W 1 to 1000000000, got '0'" paper --limit-train 0

@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -26,6 +27,7 @@
 #include <rhonet/data/batcher.hpp>
 #include <rhonet/data/binary_task.hpp>
 #include <rhonet/data/cifar10.hpp>
+#include <rhonet/data/class_task.hpp>
 #include <rhonet/data/dataset.hpp>
 #include <rhonet/data/idx.hpp>
 #include <rhonet/data/one_hot.hpp>
@@ -645,6 +647,45 @@ BOOST_AUTO_TEST_CASE(errors) {
                         message_with("outputs must be 1"));
   BOOST_CHECK_EXCEPTION(rhonet::make_binary_task(full, 2, 7, 1, 2), std::invalid_argument,
                         message_with("class 7 has no samples among the first 2 kept"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(class_task)
+
+BOOST_AUTO_TEST_CASE(one_hot_over_the_chosen_classes_in_their_order) {
+  const auto full = toy({2, 5, 1, 5, 2, 7, 9});
+  const std::vector<int> classes{7, 2, 5};  // output 0 is class 7, 1 is 2, 2 is 5
+  const auto t = rhonet::make_class_task(full, std::span<const int>(classes));
+  BOOST_TEST(t.size() == 5u);
+  BOOST_TEST(t.outputs() == 3u);
+  BOOST_TEST(t.label == std::vector<int>({2, 5, 5, 2, 7}), boost::test_tools::per_element());
+  const std::vector<std::size_t> hot = {1, 2, 2, 1, 0};
+  const std::vector<double> row = {0, 1, 3, 4, 5};  // original row index == x value
+  for (std::size_t i = 0; i < 5; ++i) {
+    for (std::size_t c = 0; c < 3; ++c) BOOST_TEST(t.target(i, c) == (c == hot[i] ? 1.0 : 0.0));
+    BOOST_TEST(t.x(i, 2) == row[i]);
+  }
+  BOOST_TEST(t.source == "toy[7,2,5]");
+  BOOST_TEST(t.classes == 10u);
+  // The limit keeps the first rows; the same call gives the same rows.
+  const auto l = rhonet::make_class_task(full, std::span<const int>(classes), 5);
+  BOOST_TEST((l.x == t.x));
+}
+
+BOOST_AUTO_TEST_CASE(errors) {
+  const auto full = toy({2, 5, 1, 5, 2, 2, 7});
+  auto task = [&](std::vector<int> c, std::optional<std::size_t> limit = std::nullopt) {
+    return rhonet::make_class_task(full, std::span<const int>(c), limit);
+  };
+  BOOST_CHECK_EXCEPTION(task({2}), std::invalid_argument, message_with("expected at least two classes"));
+  BOOST_CHECK_EXCEPTION(task({2, 5, 2}), std::invalid_argument, message_with("class 2 is given twice"));
+  BOOST_CHECK_EXCEPTION(task({2, 10}), std::invalid_argument, message_with("class id 10 is outside [0, 10)"));
+  BOOST_CHECK_EXCEPTION(task({2, 5, 8}), std::invalid_argument, message_with("class 8 has no samples"));
+  BOOST_CHECK_EXCEPTION(task({2, 5, 7}, 4), std::invalid_argument,
+                        message_with("class 7 has no samples among the first 4 kept"));
+  BOOST_CHECK_EXCEPTION(task({2, 5}, 0), std::invalid_argument, message_with("limit must be positive"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -474,4 +475,145 @@ BOOST_AUTO_TEST_CASE(flow_check_refuses_a_run_that_does_not_follow_the_flow) {
   } catch (const std::invalid_argument& e) {
     BOOST_TEST(std::string(e.what()).find("gradient flow") != std::string::npos);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The update inside the backward pass (trainer_options::update_in_backward): each parameter is
+// updated as soon as its gradient is final, which must give the same bits as the update after
+// the pass, for every optimiser and every kind of layer (fused BN + ReLU, weight norm, conv).
+
+namespace {
+
+template <class M>  // a matrix or a vector
+bool same_bits(const M& a, const M& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(*a.data())) == 0;
+}
+
+// Two copies of Net from one init take `steps` steps on fixed random batches: the first with
+// backward(); opt.step(), the second with backward_and_step(). Every parameter, buffer and
+// optimiser state must stay bitwise equal.
+template <class Net, class MakeOpt>
+void check_update_in_backward(MakeOpt make_opt, std::size_t steps) {
+  using T = typename Net::value_type;
+  auto a = std::make_unique<Net>(), b = std::make_unique<Net>();
+  init_frobenius(a->parameters(), 2.0, 7);
+  init_frobenius(b->parameters(), 2.0, 7);
+  auto oa = make_opt(a->parameters());
+  auto ob = make_opt(b->parameters());
+  model_of<Net> mb(*b);
+  normal_rng rng(11);
+  matrix<T> x = matrix<T>::from_shape({12, Net::input_size}), y = matrix<T>::from_shape({12, Net::output_size});
+  matrix<T> ga, gb;
+  for (std::size_t s = 0; s < steps; ++s) {
+    for (auto& v : x) v = T(rng());
+    for (auto& v : y) v = T(rng() > 0 ? 1 : -1);
+    square_loss{}.loss_and_grad(a->forward(x, mode::train), y, ga);
+    a->backward(ga);
+    oa->step();
+    square_loss{}.loss_and_grad(mb.forward(x, mode::train), y, gb);
+    mb.backward_and_step(gb, *ob);
+  }
+  BOOST_TEST(oa->step_count() == ob->step_count());
+  const auto pa = a->parameters(), pb = b->parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    BOOST_TEST_CONTEXT(Net::signature() << ", " << pa[i]->name) {
+      BOOST_TEST(same_bits(pa[i]->value, pb[i]->value));
+      BOOST_TEST(same_bits(pa[i]->grad, pb[i]->grad));
+    }
+  const auto ba = a->buffers(), bb = b->buffers();
+  for (std::size_t i = 0; i < ba.size(); ++i) BOOST_TEST(same_bits(ba[i]->value, bb[i]->value));
+  const auto sa = oa->state(), sb = ob->state();
+  BOOST_TEST_REQUIRE(sa.size() == sb.size());
+  for (std::size_t i = 0; i < sa.size(); ++i) BOOST_TEST(same_bits(sa[i], sb[i]));
+  // A real training: the weights moved.
+  BOOST_TEST(!same_bits(pa[0]->value, [&] {
+    auto fresh = std::make_unique<Net>();
+    init_frobenius(fresh->parameters(), 2.0, 7);
+    return fresh->parameters()[0]->value;
+  }()));
+}
+
+template <class Net>
+void check_every_optimiser() {
+  using T = typename Net::value_type;
+  using ps = std::vector<parameter<T>*>;
+  check_update_in_backward<Net>([](ps p) { return std::make_unique<sgd<T>>(p, sgd_options{.lr = 0.05}); }, 5);
+  check_update_in_backward<Net>(
+      [](ps p) {
+        return std::make_unique<sgd<T>>(p, sgd_options{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01});
+      },
+      5);
+  check_update_in_backward<Net>(
+      [](ps p) {
+        return std::make_unique<sgd<T>>(
+            p, sgd_options{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
+      },
+      5);
+  check_update_in_backward<Net>(
+      [](ps p) { return std::make_unique<adam<T>>(p, adam_options{.lr = 1e-3, .weight_decay = 0.01}); }, 5);
+  check_update_in_backward<Net>(
+      [](ps p) { return std::make_unique<adamw<T>>(p, adamw_options{.lr = 1e-3, .weight_decay = 0.01}); }, 5);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(update_in_backward_is_bit_identical) {
+  check_every_optimiser<network<input<17>, dense<16>, batch_norm<>, relu, dense<16>, batch_norm<>, relu, dense<2>>>();
+  check_every_optimiser<basic_network<double, input<17>, weight_norm<dense<16>>, relu, dense<16, bias::on>, relu,
+                                      weight_norm<dense<1>>>>();
+  check_every_optimiser<network<input<2, 8, 8>, conv2d<4, 3, 2, 1>, batch_norm<>, relu, conv2d<3, 4, 1, 0>>>();
+}
+
+BOOST_AUTO_TEST_CASE(update_in_backward_trains_the_same_run) {
+  // The trainer with and without it: the same observations, to the last printed digit of every
+  // column but the wall time.
+  auto run = [](bool inside) {
+    const auto train_set = clouds(96, 1), test_set = clouds(32, 2);
+    auto net = std::make_unique<small_net>();
+    init_frobenius(net->parameters(), 1.0, 3);
+    train_options opt;
+    opt.epochs = 3;
+    opt.batch = 32;
+    opt.sgd = {.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3};
+    opt.progress = false;
+    opt.update_in_backward = inside;
+    return train(*net, train_set, test_set, opt).history;
+  };
+  const auto a = run(false), b = run(true);
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  auto row = [](observation o) {
+    o.seconds = 0;
+    return o.csv_row();
+  };
+  for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST(row(a[i]) == row(b[i]));
+  BOOST_TEST(a.back().train_error < a.front().train_error);
+}
+
+BOOST_AUTO_TEST_CASE(update_in_backward_is_refused_where_it_changes_what_is_measured) {
+  const auto train_set = clouds_double(64, 1), test_set = clouds_double(32, 2);
+  using net_t = basic_network<double, input<17>, dense<16>, relu, dense<1>>;
+  auto net = std::make_unique<net_t>();
+  init_frobenius(net->parameters(), 1.0, 3);
+  train_options opt;
+  opt.epochs = 1;
+  opt.batch = train_set.size();
+  opt.sgd = {.lr = 1e-3, .momentum = 0};
+  opt.progress = false;
+  opt.update_in_backward = true;
+  flow_check<double> flow(scratch("flow_inside"));
+  try {
+    train(*net, train_set, test_set, opt, {&flow});
+    BOOST_FAIL("flow_check accepted an update inside the backward pass");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()).find("update_in_backward") != std::string::npos);
+  }
+  // An optimiser that holds a parameter the network does not have would miss its update.
+  auto other = std::make_unique<net_t>();
+  auto ps = net->parameters();
+  ps.push_back(other->parameters()[0]);
+  sgd<double> opt2(ps, {.lr = 0.1});
+  model_of<net_t> m(*net);
+  matrix<double> g;
+  square_loss{}.loss_and_grad(m.forward(train_set.x, mode::train), train_set.target, g);
+  BOOST_CHECK_THROW(m.backward_and_step(g, opt2), std::logic_error);
 }

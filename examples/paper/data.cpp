@@ -1,4 +1,4 @@
-// Loading and preparing the data of a sweep (experiment.hpp): two classes, per-channel
+// Loading and preparing the data of a sweep (experiment.hpp): the chosen classes, per-channel
 // standardisation with the training set's statistics, unit L2 norm per sample, and for the
 // FC nets a constant bias component.
 #include "data.hpp"
@@ -8,6 +8,7 @@
 
 #include <rhonet/data/binary_task.hpp>
 #include <rhonet/data/cifar10.hpp>
+#include <rhonet/data/class_task.hpp>
 #include <rhonet/data/idx.hpp>
 #include <rhonet/data/preprocess.hpp>
 
@@ -29,8 +30,13 @@ std::shared_ptr<const data> load_data(const data_request& r) {
   std::optional<std::size_t> lt, ls;
   if (r.limit_train) lt = r.limit_train;
   if (r.limit_test) ls = r.limit_test;
-  d->image_train = make_binary_task(sets.train, r.class_a, r.class_b, r.outputs, lt);
-  d->image_test = make_binary_task(sets.test, r.class_a, r.class_b, r.outputs, ls);
+  if (r.classes.size() == 2) {
+    d->image_train = make_binary_task(sets.train, r.classes[0], r.classes[1], r.outputs, lt);
+    d->image_test = make_binary_task(sets.test, r.classes[0], r.classes[1], r.outputs, ls);
+  } else {
+    d->image_train = make_class_task(sets.train, std::span<const int>(r.classes), lt);
+    d->image_test = make_class_task(sets.test, std::span<const int>(r.classes), ls);
+  }
   d->channels = d->image_train.channels;
   d->side = d->image_train.height;
   d->outputs = r.outputs;

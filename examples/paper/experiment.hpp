@@ -40,8 +40,8 @@ struct data;
 // Which data to prepare: the command line's choice.
 struct data_request {
   std::string spec;  // fashion-mnist or cifar10:FOLDER
-  int class_a = 2, class_b = 4;
-  std::size_t outputs = 1;
+  std::vector<int> classes{2, 4};  // two: a binary task; more: one-hot over them, in this order
+  std::size_t outputs = 1;          // two classes: 1 (+-1) or 2 (one-hot); more: classes.size()
   std::size_t limit_train = 0, limit_test = 0;  // 0: all samples
 };
 
@@ -51,7 +51,7 @@ struct data_info {
   std::size_t train = 0, test = 0, channels = 1, side = 28, outputs = 1;
 };
 
-// Loads the two classes, standardises them per channel and scales every sample to unit norm
+// Loads the chosen classes, standardises them per channel and scales every sample to unit norm
 // (data.cpp).
 std::shared_ptr<const data> load_data(const data_request& r);
 data_info describe(const data& d);

@@ -76,7 +76,7 @@ nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info&
                         {"wd", s.wd}, {"lr", s.lr}, {"momentum", s.momentum}, {"epochs", s.epochs},
                         {"batch", s.batch}, {"inits", s.init_labels}, {"flow_samples", s.flow_samples}});
   return {{"data", o.data},
-          {"classes", {o.class_a, o.class_b}},
+          {"classes", o.classes},
           {"outputs", o.outputs},
           {"train_samples", d.train},
           {"test_samples", d.test},
@@ -183,10 +183,11 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
                    sig, RHONET_PAPER_REPORT_SCRIPT, spawn::shown({out_dir.string()}).c_str());
   });
 
-  std::printf("loading %s, classes %d vs %d ...\n", o.data.c_str(), o.class_a, o.class_b);
+  std::string shown;
+  for (int c : o.classes) shown += (shown.empty() ? "" : o.classes.size() == 2 ? " vs " : ", ") + std::to_string(c);
+  std::printf("loading %s, classes %s ...\n", o.data.c_str(), shown.c_str());
   const auto prepared = paper::load_data({.spec = o.data,
-                                          .class_a = o.class_a,
-                                          .class_b = o.class_b,
+                                          .classes = o.classes,
                                           .outputs = o.outputs,
                                           .limit_train = o.limit_train,
                                           .limit_test = o.limit_test});
@@ -252,7 +253,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     if (claim.had_run && o.resume) j["resumed"] = now_utc();
     j["status"] = "running";
     j["preset"] = o.preset;
-    j["data"] = {{"name", d.name}, {"classes", {o.class_a, o.class_b}}, {"train", d.train},
+    j["data"] = {{"name", d.name}, {"classes", o.classes}, {"train", d.train},
                  {"test", d.test}, {"outputs", o.outputs},
                  {"preprocessing", "per-channel standardisation, unit L2 norm, bias component for FC"}};
     j["machine"] = {{"hardware_threads", std::thread::hardware_concurrency()}};

@@ -21,16 +21,25 @@ CLI::Validator one_of(std::vector<std::string> allowed) {
       "");
 }
 
-// Checks: two different class ids a,b in [0, 9].
-CLI::Validator class_pair() {
+// Checks: two or more different class ids in [0, 9], comma-separated, or all.
+CLI::Validator class_list() {
   return CLI::Validator(
       [](std::string& s) -> std::string {
-        const std::string expected = "expected two different class ids from 0 to 9 as a,b, got " + cli::quote(s);
-        const auto comma = s.find(',');
-        if (comma == std::string::npos) return expected;
-        const auto a = cli::parse_whole(std::string_view(s).substr(0, comma));
-        const auto b = cli::parse_whole(std::string_view(s).substr(comma + 1));
-        if (!a || !b || *a > 9 || *b > 9 || *a == *b) return expected;
+        if (s == "all") return {};
+        const std::string expected =
+            "expected two or more different class ids from 0 to 9, comma-separated (or all), got " + cli::quote(s);
+        std::string err;
+        const auto items = cli::split_items(s, err, "class ids");
+        if (!err.empty()) return err;
+        if (items.size() < 2) return expected;
+        std::vector<std::uint64_t> seen;
+        for (const auto& i : items) {
+          const auto v = cli::parse_whole(i);
+          if (!v || *v > 9) return expected;
+          if (std::find(seen.begin(), seen.end(), *v) != seen.end())
+            return "class " + std::to_string(*v) + " is given twice in " + cli::quote(s);
+          seen.push_back(*v);
+        }
         return {};
       },
       "");
@@ -99,12 +108,14 @@ class parser {
     app_.add_option("--data", o_.data, "fashion-mnist, or cifar10:FOLDER (the binary batches)")
         ->check(data_spec())
         ->capture_default_str();
-    app_.add_option("--classes", classes_, "the two classes a,b (a -> +1, b -> -1), ids 0 to 9")
-        ->check(class_pair())
+    app_.add_option("--classes", classes_,
+                    "class ids 0 to 9, comma-separated, or all: two for the paper's binary task (a,b: a -> +1, "
+                    "b -> -1), more for a one-hot task with one output per class in the order given")
+        ->check(class_list())
         ->capture_default_str();
-    app_.add_option("--outputs", o_.outputs, "1 (labels +-1) or 2 (one-hot)")
-        ->check(cli::whole(1, 2))
-        ->capture_default_str();
+    app_.add_option("--outputs", outputs_, "two classes: 1 (labels +-1, the default) or 2 (one-hot); more "
+                    "classes: one output per class (the default, the only choice)")
+        ->check(cli::whole(1, 10));
     app_.add_option("--limit-train", o_.limit_train,
                     "use only the first N training samples (default: 2000 with the quick preset, else all)")
         ->check(cli::whole(1, max_samples));
@@ -197,9 +208,35 @@ class parser {
       if (s.flow_samples) s.batch = s.flow_samples;
       o.settings.push_back(s);
     }
-    const auto comma = classes_.find(',');
-    o.class_a = int(*cli::parse_whole(std::string_view(classes_).substr(0, comma)));
-    o.class_b = int(*cli::parse_whole(std::string_view(classes_).substr(comma + 1)));
+    if (classes_ == "all") classes_ = "0,1,2,3,4,5,6,7,8,9";
+    o.classes.clear();
+    for (const auto& item : cli::split_items(classes_, err, "class ids"))  // validated already
+      o.classes.push_back(int(*cli::parse_whole(item)));
+    const std::uint64_t C = o.classes.size();
+    if (C == 2) {
+      o.outputs = app_.count("--outputs") ? outputs_ : 1;
+      if (o.outputs > 2)
+        throw CLI::ValidationError("--outputs", "two classes take 1 (labels +-1) or 2 (one-hot) outputs, got " +
+                                                    std::to_string(o.outputs));
+    } else {
+      o.outputs = C;
+      if (app_.count("--outputs") && outputs_ != C)
+        throw CLI::ValidationError("--outputs", std::to_string(C) + " classes take one output per class (" +
+                                                    std::to_string(C) + "), got " + std::to_string(outputs_));
+    }
+    const auto& built = compiled_outputs();
+    if (std::find(built.begin(), built.end(), o.outputs) == built.end()) {
+      std::string list, cmake;
+      for (auto n : built) {
+        list += (list.empty() ? "" : ", ") + std::to_string(n);
+        cmake += std::to_string(n) + ";";
+      }
+      throw CLI::ValidationError(
+          "--classes", std::to_string(C) + " classes need networks with " + std::to_string(o.outputs) +
+                           " outputs; this build has networks with " + list + " outputs (the network types are "
+                           "compiled ahead): configure with -DRHONET_PAPER_OUTPUTS=\"" + cmake +
+                           std::to_string(o.outputs) + "\" and build again");
+    }
     o.overrides = cli::overrides(override_items_);
     return o;
   }
@@ -211,7 +248,7 @@ class parser {
   std::string experiment_, arch_, bn_, inits_, width_, classes_ = "2,4";
   std::vector<std::string> override_items_;
   double lr_ = 0.1, momentum_ = 0.9, wd_ = 0;
-  std::uint64_t epochs_ = 1, batch_ = 128;
+  std::uint64_t epochs_ = 1, batch_ = 128, outputs_ = 1;
 };
 
 }  // namespace
@@ -253,5 +290,13 @@ const std::vector<named_setting>& named_settings() {
 }
 
 options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
+
+#ifndef RHONET_PAPER_OUTPUTS  // set by examples/CMakeLists.txt; these are its default
+#define RHONET_PAPER_OUTPUTS 1, 2, 10
+#endif
+const std::vector<std::uint64_t>& compiled_outputs() {
+  static const std::vector<std::uint64_t> list{RHONET_PAPER_OUTPUTS};
+  return list;
+}
 
 }  // namespace paper_cli

@@ -46,9 +46,11 @@ const std::vector<named_setting>& named_settings();
 
 struct options {
   std::vector<planned_setting> settings;
-  int class_a = 2, class_b = 4;
+  // The classes, in output order: two give a binary task (the first -> +1 with one output),
+  // more a one-hot task with one output per class.
+  std::vector<int> classes{2, 4};
   std::string data = "fashion-mnist";  // or cifar10:FOLDER
-  std::uint64_t outputs = 1;
+  std::uint64_t outputs = 1;           // 1 or 2 for two classes, else the number of classes
   std::uint64_t limit_train = 0, limit_test = 0;  // 0: all samples
   std::uint64_t seed = 1;
   std::uint64_t threads = 0;  // BLAS threads per run; 0: 1 when runs go in parallel, else OpenBLAS's choice
@@ -63,6 +65,10 @@ struct options {
 inline constexpr std::uint64_t max_epochs = 1000000;
 inline constexpr std::uint64_t max_batch = std::uint64_t{1} << 20;
 inline constexpr std::uint64_t max_samples = 1000000000;
+
+// The output counts this build has networks for (the network types are compiled ahead, one
+// translation unit each: examples/CMakeLists.txt, RHONET_PAPER_OUTPUTS).
+const std::vector<std::uint64_t>& compiled_outputs();
 
 // The options of a command line; throws cli::usage_error for --help or a mistake.
 options parse(int argc, const char* const* argv);

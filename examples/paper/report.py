@@ -92,6 +92,8 @@ def load_runs(run_dir):
         raise ValueError(f"{os.path.join(run_dir, 'manifest.json')} lists no runs "
                          "(missing, not written by paper, or by an older paper)")
     msettings = {s.get("name"): s for s in manifest.get("settings", []) if isinstance(s, dict)}
+    classes = manifest.get("data", {}).get("classes") if isinstance(manifest.get("data"), dict) else None
+    n_classes = len(classes) if isinstance(classes, list) and len(classes) >= 2 else 2
     runs = []
     for entry in listed:
         if not isinstance(entry, dict) or entry.get("status") not in DONE:
@@ -125,6 +127,7 @@ def load_runs(run_dir):
             "scale_invariant_layers": summary.get("scale_invariant_layers") or [],
             "factoring_layers": summary.get("factoring_layers") or [],
             "flow": flow,
+            "classes": n_classes,
             "summary": summary,
             "manifest_setting": ms,
         })
@@ -248,8 +251,13 @@ def _profile_rows(n):
     return sorted(set([0, n - 1] + idx.tolist()))
 
 
+def _margin_name(run):
+    """The margin of a sample: y_n f_n for two classes, f_y - max_{c != y} f_c for more."""
+    return "y_n f_n" if run.get("classes", 2) <= 2 else "f_y - max_{c!=y} f_c"
+
+
 def fig_margins(runs, run_dir, setting):
-    fig, ax = _grid(len(runs), 1, f"{setting}: (d) sorted margins y_n f_n of all training "
+    fig, ax = _grid(len(runs), 1, f"{setting}: (d) sorted margins {_margin_name(runs[0])} of all training "
                                   "samples (101 quantiles)")
     for i, r in enumerate(runs):
         a = ax[i, 0]
@@ -268,7 +276,7 @@ def fig_margins(runs, run_dir, setting):
             fig.colorbar(sm, ax=a, label="iteration + 1")
         a.axhline(0.0, color="grey", lw=0.6)
         a.set_xlabel("quantile of training samples (%)")
-        a.set_ylabel("margin y_n f_n")
+        a.set_ylabel(f"margin {_margin_name(r)}")
         a.set_title(_row_title(r))
     return _save(fig, run_dir, f"{setting}-d-margins.png")
 
@@ -284,9 +292,16 @@ def fig_collapse(runs, run_dir, setting):
         ax[i, 0].set_ylabel("NC1 = Tr(S_W S_B^+)/C")
         ax[i, 1].plot(t, _arr(r, "nc3"), "C1-", label="NC3 (classifier vs class-mean alignment)")
         ax[i, 1].plot(t, _arr(r, "nc4"), "C2--", label="NC4 (NCC disagreement)")
-        ax[i, 1].set_ylabel("NC3, NC4")
+        right = "NC3, NC4"
+        if r.get("classes", 2) > 2:  # equal norms and equal angles of the class means (a simplex ETF)
+            for key, style, label in (("nc2", "C3:", "NC2 (std/mean of class-mean norms)"),
+                                      ("nc2_cos", "C4-.", "NC2 angles (mean |cos + 1/(C-1)|)")):
+                if len(_arr(r, key)) == len(t):
+                    ax[i, 1].plot(t, _arr(r, key), style, label=label)
+            right = "NC2, NC3, NC4"
+        ax[i, 1].set_ylabel(right)
         ax[i, 1].legend(fontsize=7)
-        for a, what in zip(ax[i], ("NC1", "NC3, NC4")):
+        for a, what in zip(ax[i], ("NC1", right)):
             a.set_xscale("log")
             a.set_xlabel("iteration + 1")
             a.set_title(f"{_row_title(r)}: {what}")
@@ -404,6 +419,36 @@ def _table(header, rows):
     return out
 
 
+def neural_collapse_section(runs):
+    """Markdown lines: NC1-NC4 at the start and end of every (non-flow) run."""
+    judged = [r for r in runs if not r["flow"] and r["series"].get("nc1")]
+    if not judged:
+        return []
+    C = max(r.get("classes", 2) for r in judged)
+    L = ["## Neural collapse", ""]
+    L.append(f"On the features h entering the last layer, over the training set, with {C} classes "
+             "(Papyan, Han and Donoho's definitions; mu_G is the global mean over all samples). NC1 = "
+             "Tr(Sigma_W Sigma_B^+)/C (within-class variability against between-class, -> 0); NC2 = "
+             "std/mean of ||mu_c - mu_G|| (equal norms, -> 0) and mean |cos(mu_c - mu_G, mu_c' - mu_G) + "
+             "1/(C-1)| (equal angles of a simplex, -> 0; for C = 2 it is 0 by construction); NC3 = "
+             "distance of the normalised classifier from the normalised class means (-> 0); NC4 = "
+             "fraction of samples where the nearest class mean disagrees with the network (-> 0). "
+             "Prediction 8 judges NC1 and NC4.")
+    L.append("")
+    rows = []
+    for r in judged:
+        nc1 = [v for v in r["series"]["nc1"] if verdicts._finite(v)]
+        fall = max(nc1) / nc1[-1] if nc1 and nc1[-1] > 0 else float("nan")
+        last = lambda k: (r["series"].get(k) or [float("nan")])[-1]  # noqa: E731
+        rows.append([r["setting"], r["label"][5:], r.get("classes", 2), "yes" if r["wd"] else "no",
+                     nc1[0] if nc1 else float("nan"), last("nc1"), fall, last("nc2"), last("nc2_cos"),
+                     last("nc3"), last("nc4"), last("train_error")])
+    L += _table(["setting", "init", "C", "WD", "NC1 start", "NC1 end", "NC1 fall (max/end)", "NC2 norms end",
+                 "NC2 angles end", "NC3 end", "NC4 end", "train err end"], rows)
+    L.append("")
+    return L
+
+
 def write_report(run_dir, manifest, runs, figures, verdict_rows):
     L = ["# rhonet: Poggio & Liao experiments, report", ""]
     L.append(f"Run folder: `{os.path.abspath(run_dir)}`. Generated by `examples/paper/report.py`; "
@@ -470,6 +515,7 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
              "*confirmed*. Diverged runs make their part inconclusive; runs that did not reach their "
              "regime are not judged.")
     L.append("")
+    L += neural_collapse_section(runs)
     flow_runs = [r for r in runs if r["flow"]]
     if flow_runs:
         L += ["## Gradient flow", ""]

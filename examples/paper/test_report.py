@@ -308,7 +308,7 @@ class TestFlow(unittest.TestCase):
 COLUMNS = ["epoch", "iter", "lr", "train_loss", "test_loss", "train_error", "test_error", "rho",
            "rho_all", "rho_bn", "rho_eq", "rho_eq0", "sum_yf", "sum_f2", "mean_abs_f", "margin_min",
            "margin_mean", "margin_std", "margin_cv", "rho_margin_mean", "norm_ratio", "nc1", "nc2",
-           "nc3", "nc4", "residual", "seconds", "norm_1", "norm_2", "norm_3", "norm_4"]
+           "nc2_cos", "nc3", "nc4", "residual", "seconds", "norm_1", "norm_2", "norm_3", "norm_4"]
 
 
 def write_synthetic_run(root, setting, bn, wd, init, rows=6):
@@ -326,7 +326,7 @@ def write_synthetic_run(root, setting, bn, wd, init, rows=6):
                "rho_eq0": rho * 1.1, "sum_yf": -1 if i == 0 else 10 * t, "sum_f2": 5 * t + 0.01,
                "mean_abs_f": 0.01 + t, "margin_min": -0.5 + t, "margin_mean": mm, "margin_std": 0.5,
                "margin_cv": 0.5 / mm, "rho_margin_mean": rho * mm, "norm_ratio": 1 + 0.1 * t,
-               "nc1": 10 ** (1 - 3 * t), "nc2": 0.1, "nc3": 1 - t, "nc4": 0.2 * (1 - t),
+               "nc1": 10 ** (1 - 3 * t), "nc2": 0.1, "nc2_cos": 0.2 * (1 - t), "nc3": 1 - t, "nc4": 0.2 * (1 - t),
                "residual": 0.1, "seconds": i * 0.5}
         for k in range(1, 5):
             row[f"norm_{k}"] = init * (1 + 0.05 * k * t)
@@ -407,6 +407,46 @@ class TestEndToEnd(unittest.TestCase):
                 self.assertEqual(head, b"\x89PNG\r\n\x1a\n", name)
                 self.assertGreater(os.path.getsize(os.path.join(figs, name)), 1000, name)
                 self.assertIn(f"(figures/{name})", text)
+
+
+class TestMultiClass(unittest.TestCase):
+    """A sweep over C > 2 classes: the neural-collapse section and figures speak of C classes."""
+
+    def test_ten_classes(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = {"program": "paper", "data": {"name": "synthetic", "classes": list(range(10)), "outputs": 10},
+                        "settings": [{"name": "fc-bn-wd", "arch": "fc4", "bn": True, "wd": 0.01}],
+                        "runs": [{"setting": "fc-bn-wd", "init": "1", "folder": "fc-bn-wd/init_1",
+                                  "status": "finished"}]}
+            with open(os.path.join(tmp, "manifest.json"), "w") as fh:
+                json.dump(manifest, fh)
+            write_synthetic_run(tmp, "fc-bn-wd", True, 0.01, 1)
+            _, runs = report.load_runs(tmp)
+            self.assertEqual(runs[0]["classes"], 10)
+            self.assertEqual(report._margin_name(runs[0]), "f_y - max_{c!=y} f_c")
+            p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), tmp],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(os.path.join(tmp, "REPORT.md")) as fh:
+                text = fh.read()
+            section = text.split("## Neural collapse")[1].split("\n## ")[0]
+            self.assertIn("with 10 classes", section)
+            row = [ln for ln in section.splitlines() if ln.startswith("| fc-bn-wd")]
+            self.assertEqual(len(row), 1)
+            cells = [c.strip() for c in row[0].split("|")[1:-1]]
+            self.assertEqual(cells[2], "10")        # C
+            self.assertEqual(cells[6], "1000")      # NC1 fall: 10 / 0.01
+            self.assertTrue(os.path.exists(os.path.join(tmp, "figures", "fc-bn-wd-e-collapse.png")))
+
+    def test_two_classes_by_default(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_synthetic_run(tmp, "plain", False, 0.0, 1)
+            with open(os.path.join(tmp, "manifest.json"), "w") as fh:
+                json.dump({"program": "paper", "settings": [], "runs": [
+                    {"setting": "plain", "init": "1", "folder": "plain/init_1", "status": "finished"}]}, fh)
+            _, runs = report.load_runs(tmp)
+            self.assertEqual(runs[0]["classes"], 2)
+            self.assertEqual(report._margin_name(runs[0]), "y_n f_n")
 
 
 class TestManifestRuns(unittest.TestCase):

@@ -60,7 +60,8 @@ PREDICTIONS = {
     1: "BN + WD: final rho and test error nearly independent of the init scale.",
     2: "No BN, no WD: final rho grows with the init scale; large init gives worse test error.",
     3: "BN + WD: rho tracks rho_eq late in training, once f separates the data on average.",
-    4: "Margins concentrate: CV of y_n f_n falls; rho * mean(y_n f_n) -> ~1.",
+    4: "Margins concentrate: CV of the margins (y_n f_n; f_y - max_{c!=y} f_c for C > 2) falls; "
+       "rho * mean margin -> ~1.",
     5: "Small init, BN + WD: rho rises fast, peaks, then relaxes to a plateau.",
     6: "BN without WD: norms of BN-preceded layers never decrease under plain SGD (momentum 0); "
        "more init dependence.",

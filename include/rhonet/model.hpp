@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -24,6 +25,8 @@
 #include <rhonet/core/tensor.hpp>
 #include <rhonet/network.hpp>
 #include <rhonet/observe/norms.hpp>
+#include <rhonet/optim/in_backward.hpp>
+#include <rhonet/optim/optimizer.hpp>
 
 namespace rhonet {
 
@@ -42,6 +45,9 @@ class model {
   // The network's forward and backward passes (basic_network::forward / backward).
   virtual const matrix<T>& forward(const matrix<T>& x, mode m) = 0;
   virtual void backward(const matrix<T>& dout) = 0;
+  // Backward with opt's step inside it (optim/in_backward.hpp): bit-identical to
+  // backward(dout); opt.step().
+  virtual void backward_and_step(const matrix<T>& dout, optimizer<T>& opt) = 0;
   // The features entering the last layer in the last forward pass (batch x feature_size()).
   virtual const matrix<T>& features() const = 0;
 
@@ -108,6 +114,9 @@ class model_of : public model<typename Net::value_type> {
 
   const matrix<T>& forward(const matrix<T>& x, mode m) override { return net_->forward(x, m); }
   void backward(const matrix<T>& dout) override { net_->backward(dout); }
+  void backward_and_step(const matrix<T>& dout, optimizer<T>& opt) override {
+    rhonet::backward_and_step(*net_, dout, opt);
+  }
   const matrix<T>& features() const override {
     if constexpr (Net::layer_count >= 2) return net_->template activation<Net::layer_count - 2>();
     else return net_->input();

@@ -193,11 +193,18 @@ class basic_network {
   // Backpropagates d loss / d output through the last forward pass: sets every parameter's
   // grad (overwrites, no accumulation). With input_gradient, input_grad() is set too.
   void backward(const matrix<T>& dout, bool input_gradient = false) {
+    backward(dout, input_gradient, [](parameter<T>&) {});
+  }
+  // The same, calling ready(p) for each parameter p as soon as its grad is final: after its
+  // layer's backward, which is the last code that reads p's value in this pass. Updating p in
+  // ready (an optimizer's update(i)) gives the same result as updating after the pass.
+  template <class Ready>
+  void backward(const matrix<T>& dout, bool input_gradient, Ready&& ready) {
     if (!input_ || dout.shape()[0] != batch_ || dout.shape()[1] != output_size)
       throw std::invalid_argument("rhonet::network::backward: expected a gradient of shape (" +
                                   std::to_string(batch_) + ", " + std::to_string(output_size) +
                                   ") after forward()");
-    backward_all(std::make_index_sequence<layer_count>{}, dout, input_gradient);
+    backward_all(std::make_index_sequence<layer_count>{}, dout, input_gradient, ready);
   }
 
   const matrix<T>& output() const { return std::get<layer_count>(acts_); }
@@ -343,16 +350,16 @@ class basic_network {
       std::get<I>(layers_).forward(layer_input<I>(), acts_[I + 1], m);
   }
 
-  template <std::size_t... I>
-  void backward_all(std::index_sequence<I...>, const matrix<T>& dout, bool input_gradient) {
-    (backward_one<layer_count - 1 - I>(dout, input_gradient), ...);
+  template <std::size_t... I, class Ready>
+  void backward_all(std::index_sequence<I...>, const matrix<T>& dout, bool input_gradient, Ready& ready) {
+    (backward_one<layer_count - 1 - I>(dout, input_gradient, ready), ...);
   }
 
-  template <std::size_t I>
-  void backward_one(const matrix<T>& dout, bool input_gradient) {
+  template <std::size_t I, class Ready>
+  void backward_one(const matrix<T>& dout, bool input_gradient, Ready& ready) {
     matrix<T>* dx = I == 0 ? (input_gradient ? &grads_[0] : nullptr) : &grads_[I];
     if constexpr (fused_into_previous<I>()) {
-      return;
+      return;  // a parameter-free ReLU, done by the layer before it
     } else if constexpr (fuses_relu_after<I>()) {
       const matrix<T>& dr = I + 2 == layer_count ? dout : grads_[I + 2];
       std::get<I>(layers_).backward_relu(acts_[I + 1], acts_[I + 2], dr, dx);
@@ -360,6 +367,7 @@ class basic_network {
       const matrix<T>& dy = I + 1 == layer_count ? dout : grads_[I + 1];
       std::get<I>(layers_).backward(layer_input<I>(), acts_[I + 1], dy, dx);
     }
+    std::get<I>(layers_).for_each_param(ready);
   }
 
   layers_type layers_;

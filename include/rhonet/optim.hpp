@@ -1,5 +1,6 @@
 // The optimisers and learning-rate schedules, one per header under optim/:
 //   optimizer.hpp    the interface the trainer drives (step, lr, state)
+//   in_backward.hpp  backward_and_step: the step inside a network's backward pass
 //   sgd.hpp          SGD with momentum, Nesterov and coupled weight decay (torch.optim.SGD)
 //   adam.hpp         Adam with L2 weight decay (torch.optim.Adam)
 //   adamw.hpp        AdamW, decoupled weight decay (torch.optim.AdamW)
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <rhonet/optim/optimizer.hpp>
+#include <rhonet/optim/in_backward.hpp>
 #include <rhonet/optim/sgd.hpp>
 #include <rhonet/optim/adam.hpp>
 #include <rhonet/optim/adamw.hpp>

@@ -8,6 +8,7 @@
 #include <rhonet/data/cifar10.hpp>
 #include <rhonet/data/dataset.hpp>
 #include <rhonet/data/binary_task.hpp>
+#include <rhonet/data/class_task.hpp>
 #include <rhonet/data/preprocess.hpp>
 #include <rhonet/data/batcher.hpp>
 #include <rhonet/data/one_hot.hpp>

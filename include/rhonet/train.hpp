@@ -70,6 +70,9 @@ struct train_options {
   // "weight_decay"): the new value applies from the checkpoint on, and summary.json's
   // "changes" records field, old and new value, epoch and step.
   std::set<std::string> overrides{};
+  // Update each parameter inside the backward pass (trainer_options::update_in_backward):
+  // the same numbers, less memory traffic.
+  bool update_in_backward = false;
 };
 
 struct train_result {
@@ -136,6 +139,7 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
   to.observe_epochs = observation_epochs(opt.epochs, opt.every_epoch_up_to, opt.log_points);
   to.stop = opt.stop;
   to.overrides = opt.overrides;
+  to.update_in_backward = opt.update_in_backward;
   trainer<T> t(net, train_set, to);
 
   t.add(std::make_unique<fault_guard<T>>(opt.divergence_loss));

@@ -22,7 +22,13 @@ namespace detail {
 // "(rows, cols)" for error messages.
 template <class T>
 std::string shape_string(const matrix<T>& m) {
-  return "(" + std::to_string(m.shape()[0]) + ", " + std::to_string(m.shape()[1]) + ")";
+  // Appended piece by piece: g++ 12 at -O3 warns falsely (-Wstringop-overflow) on "(" + ...
+  std::string s = "(";
+  s += std::to_string(m.shape()[0]);
+  s += ", ";
+  s += std::to_string(m.shape()[1]);
+  s += ')';
+  return s;
 }
 }  // namespace detail
 

@@ -1,6 +1,7 @@
 // An in-memory labelled data set: one sample per row, images flattened NCHW (C*H*W features),
 // plus the loaders for Fashion-MNIST and CIFAR-10 which return raw pixels scaled to [0, 1].
-// Preprocessing (preprocess.hpp) and binary tasks (binary_task.hpp) transform a dataset.
+// Preprocessing (preprocess.hpp), binary tasks (binary_task.hpp) and tasks of chosen classes
+// (class_task.hpp) transform a dataset.
 #pragma once
 
 #include <array>

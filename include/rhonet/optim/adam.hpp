@@ -43,22 +43,24 @@ class adam_family : public optimizer<T> {
  public:
   using value_type = T;
 
-  void step() override {
-    const std::size_t n = params_.size();
-    for (std::size_t i = 0; i < n; ++i) check(i);
+  // The step's coefficients; update(i) per parameter (optimizer.hpp).
+  void begin_step() override {
+    for (std::size_t i = 0; i < params_.size(); ++i) check(i);
     ++steps_;
     const double t = double(steps_), b1 = opt_.betas[0], b2 = opt_.betas[1];
     // The scalars as PyTorch forms them: in double, then applied in T.
-    const coefficients c{T(b1), T(1.0 - b1), T(b2), T(1.0 - b2), T(opt_.eps), T(opt_.weight_decay),
-                         T(opt_.lr / (1.0 - std::pow(b1, t))), T(std::sqrt(1.0 - std::pow(b2, t))),
-                         T(1.0 - opt_.lr * opt_.weight_decay)};
-    for (std::size_t i = 0; i < n; ++i) {
-      parameter<T>& p = *params_[i];
-      const bool decay = decays_[i] && opt_.weight_decay != 0.0;
-      (decay ? update<true> : update<false>)(p.value.data(), p.grad.data(), state_[i].data(), state_[n + i].data(),
-                                             p.value.size(), c);
-    }
+    c_ = {T(b1), T(1.0 - b1), T(b2), T(1.0 - b2), T(opt_.eps), T(opt_.weight_decay),
+          T(opt_.lr / (1.0 - std::pow(b1, t))), T(std::sqrt(1.0 - std::pow(b2, t))),
+          T(1.0 - opt_.lr * opt_.weight_decay)};
   }
+  void update(std::size_t i) override {
+    const std::size_t n = params_.size();
+    parameter<T>& p = *params_[i];
+    const bool decay = decays_[i] && opt_.weight_decay != 0.0;
+    (decay ? update_entries<true> : update_entries<false>)(p.value.data(), p.grad.data(), state_[i].data(),
+                                                           state_[n + i].data(), p.value.size(), c_);
+  }
+  void end_step() override {}
 
   void set_lr(double lr) override {
     if (!(lr >= 0.0)) throw std::invalid_argument(who() + ": lr must be >= 0, got " + std::to_string(lr));
@@ -174,7 +176,7 @@ class adam_family : public optimizer<T> {
   // The update rule of the header comment for one parameter's n contiguous entries (Decay:
   // this parameter decays, in AdamW's form when Decoupled).
   template <bool Decay>
-  static void update(T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v, std::size_t n,
+  static void update_entries(T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v, std::size_t n,
                      const coefficients& c) {
     for (std::size_t k = 0; k < n; ++k) {
       T d = g[k];
@@ -187,6 +189,7 @@ class adam_family : public optimizer<T> {
   }
 
   adam_options opt_;
+  coefficients c_{};              // the step's (begin_step)
   std::vector<matrix<T>> state_;  // m of every parameter, then v of every parameter
   std::vector<bool> decays_;
   std::size_t steps_ = 0;

@@ -5,11 +5,14 @@
 // checkpoint's writer and reader, so that this header needs no JSON).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rhonet/core/parameter.hpp>
@@ -32,7 +35,26 @@ class optimizer {
   virtual ~optimizer() = default;
 
   // One update of every parameter from its current grad.
-  virtual void step() = 0;
+  void step() {
+    begin_step();
+    for (std::size_t i = 0; i < params_.size(); ++i) update(i);
+    end_step();
+  }
+  // The same step in parts, so that a parameter can be updated as soon as its gradient is
+  // ready (inside the backward pass, while its value and grad are still in cache; the
+  // trainer's update_in_backward): begin_step(), then update(i) once for every parameter i in
+  // any order, then end_step(). The result is bit-identical to step(): each parameter's update
+  // reads only its own value, grad and state and the step's scalars.
+  virtual void begin_step() = 0;
+  virtual void update(std::size_t i) = 0;
+  virtual void end_step() = 0;
+  // The index of `p` in parameters(), or npos if the optimiser does not hold it.
+  static constexpr std::size_t npos = std::size_t(-1);
+  std::size_t index_of(const parameter<T>& p) const {
+    const auto it = std::lower_bound(by_address_.begin(), by_address_.end(), &p,
+                                     [](const auto& e, const parameter<T>* q) { return std::less<>{}(e.first, q); });
+    return it == by_address_.end() || it->first != &p ? npos : it->second;
+  }
   virtual double lr() const = 0;
   virtual void set_lr(double lr) = 0;
   // Number of step() calls so far (restored by a checkpoint).
@@ -62,7 +84,10 @@ class optimizer {
       if (p == nullptr) throw std::invalid_argument(std::string(who) + ": parameter " + std::to_string(i) + " is null");
       if (!seen.insert(p).second)
         throw std::invalid_argument(std::string(who) + ": parameter '" + p->name + "' appears twice");
+      by_address_.emplace_back(p, i);
     }
+    std::sort(by_address_.begin(), by_address_.end(),
+              [](const auto& a, const auto& b) { return std::less<>{}(a.first, b.first); });
   }
   optimizer(const optimizer&) = default;
   optimizer& operator=(const optimizer&) = default;
@@ -100,6 +125,9 @@ class optimizer {
   }
 
   std::vector<parameter<T>*> params_;
+
+ private:
+  std::vector<std::pair<const parameter<T>*, std::size_t>> by_address_;  // sorted: index_of
 };
 
 }  // namespace rhonet

@@ -61,44 +61,47 @@ class sgd final : public optimizer<T> {
     }
   }
 
-  // One update of every parameter from its current grad (see the formula at the top).
-  void step() override {
-    const T lr = T(opt_.lr), mu = T(opt_.momentum), wd = T(opt_.weight_decay);
-    const bool first = steps_ == 0;
-    for (std::size_t i = 0; i < params_.size(); ++i) {
-      this->check_shapes(i, "rhonet::sgd", {&buffers_[i], 1});
-      parameter<T>& p = *params_[i];
-      T* w = p.value.data();
-      const T* g = p.grad.data();
-      T* b = buffers_[i].data();
-      const std::size_t n = p.value.size();
-      const bool decay = decays_[i] && wd != T(0);
-      const bool momentum = mu != T(0);
-      // Dispatch to loops with the flags fixed at compile time, so that each is branch-free
-      // and vectorises at -O2 as well, on the CPU's widest vectors (core/dispatch.hpp).
-      detail::dispatch([&]() RHONET_KERNEL {
-        if (!momentum) {
-          decay ? update<true, false, false, false>(w, g, b, n, lr, mu, wd)
-                : update<false, false, false, false>(w, g, b, n, lr, mu, wd);
-        } else if (first) {
-          if (opt_.nesterov)
-            decay ? update<true, true, true, true>(w, g, b, n, lr, mu, wd)
-                  : update<false, true, true, true>(w, g, b, n, lr, mu, wd);
-          else
-            decay ? update<true, true, true, false>(w, g, b, n, lr, mu, wd)
-                  : update<false, true, true, false>(w, g, b, n, lr, mu, wd);
-        } else {
-          if (opt_.nesterov)
-            decay ? update<true, true, false, true>(w, g, b, n, lr, mu, wd)
-                  : update<false, true, false, true>(w, g, b, n, lr, mu, wd);
-          else
-            decay ? update<true, true, false, false>(w, g, b, n, lr, mu, wd)
-                  : update<false, true, false, false>(w, g, b, n, lr, mu, wd);
-        }
-      });
-    }
-    ++steps_;
+  // The step's scalars; update(i) per parameter; end_step counts the step (optimizer.hpp).
+  void begin_step() override {
+    lr_ = T(opt_.lr), mu_ = T(opt_.momentum), wd_ = T(opt_.weight_decay);
+    first_ = steps_ == 0;
   }
+  // Parameter i's update (the formula at the top).
+  void update(std::size_t i) override {
+    this->check_shapes(i, "rhonet::sgd", {&buffers_[i], 1});
+    parameter<T>& p = *params_[i];
+    T* w = p.value.data();
+    const T* g = p.grad.data();
+    T* b = buffers_[i].data();
+    const std::size_t n = p.value.size();
+    const T lr = lr_, mu = mu_, wd = wd_;
+    const bool decay = decays_[i] && wd != T(0);
+    const bool momentum = mu != T(0);
+    const bool first = first_;
+    // Dispatch to loops with the flags fixed at compile time, so that each is branch-free
+    // and vectorises at -O2 as well, on the CPU's widest vectors (core/dispatch.hpp).
+    detail::dispatch([&]() RHONET_KERNEL {
+      if (!momentum) {
+        decay ? update_entries<true, false, false, false>(w, g, b, n, lr, mu, wd)
+              : update_entries<false, false, false, false>(w, g, b, n, lr, mu, wd);
+      } else if (first) {
+        if (opt_.nesterov)
+          decay ? update_entries<true, true, true, true>(w, g, b, n, lr, mu, wd)
+                : update_entries<false, true, true, true>(w, g, b, n, lr, mu, wd);
+        else
+          decay ? update_entries<true, true, true, false>(w, g, b, n, lr, mu, wd)
+                : update_entries<false, true, true, false>(w, g, b, n, lr, mu, wd);
+      } else {
+        if (opt_.nesterov)
+          decay ? update_entries<true, true, false, true>(w, g, b, n, lr, mu, wd)
+                : update_entries<false, true, false, true>(w, g, b, n, lr, mu, wd);
+        else
+          decay ? update_entries<true, true, false, false>(w, g, b, n, lr, mu, wd)
+                : update_entries<false, true, false, false>(w, g, b, n, lr, mu, wd);
+      }
+    });
+  }
+  void end_step() override { ++steps_; }
 
   void set_lr(double lr) override {
     if (!(lr >= 0.0)) throw std::invalid_argument("rhonet::sgd: lr must be >= 0, got " + std::to_string(lr));
@@ -168,7 +171,7 @@ class sgd final : public optimizer<T> {
 
   // The update rule of the header comment for one parameter's n contiguous entries.
   template <bool Decay, bool Momentum, bool First, bool Nesterov>
-  RHONET_KERNEL static void update(T* __restrict w, const T* __restrict g, T* __restrict b, std::size_t n,
+  RHONET_KERNEL static void update_entries(T* __restrict w, const T* __restrict g, T* __restrict b, std::size_t n,
                                    T lr, T mu, T wd) {
     for (std::size_t k = 0; k < n; ++k) {
       T d = g[k];
@@ -184,6 +187,8 @@ class sgd final : public optimizer<T> {
   }
 
   sgd_options opt_;
+  T lr_{}, mu_{}, wd_{};  // the step's scalars (begin_step)
+  bool first_ = false;    // the step initialises the momentum buffers
   std::vector<matrix<T>> buffers_;
   std::vector<bool> decays_;
   std::size_t steps_ = 0;

@@ -11,7 +11,8 @@
 // flow follows; an observation's eval mode uses running statistics instead):
 //   sum_yg, sum_gg  sum_n <y_n, g_n> and sum_n ||g_n||^2
 //   rho, rho_eq     rho of the model and sum_n <y_n, f_n> / (lambda + sum_n ||f_n||^2), f = g / rho
-//   lemma1_res      the last layer's stationarity residual (observe/lemma1.hpp; one output only)
+//   lemma1_res      the last layer's stationarity residual (observe/lemma1.hpp; the multi-class form for
+//                   more than one output)
 // For weight layer k with rho_k = ||W_k|| (the scale of a weight-normalised layer), the data
 // loss's radial derivative is a_k = <W_k, grad_k L> / rho_k. Homogeneity gives it in closed form:
 //   a layer the output is homogeneous of degree 1 in (a factoring layer, compile-time):
@@ -66,6 +67,10 @@ class flow_check final : public run_observer<T> {
           "rhonet::flow_check: the run does not follow gradient flow; it needs SGD without momentum on the "
           "full batch (batch " + std::to_string(o.batch) + " >= " + std::to_string(t.train_set().size()) +
           " training samples) and the square loss");
+    if (o.update_in_backward)
+      throw std::invalid_argument(
+          "rhonet::flow_check: it compares each gradient with the weights before the update, and "
+          "update_in_backward updates them inside the backward pass; train this run without it");
     c_ = sq->red == reduction::mean ? 1.0 / double(t.train_set().size()) : 1.0;
     lambda_ = t.lambda();
     layers_.clear();
@@ -117,6 +122,8 @@ class flow_check final : public run_observer<T> {
       score_.resize(N);
       for (std::size_t n = 0; n < N; ++n) y_[n] = double(y[n]), score_[n] = double(g[n]);
       row_.lemma1_res = stationarity_residual(t.net().features(), y_, score_, t.net().last_layer_rows(), scratch_);
+    } else {
+      row_.lemma1_res = stationarity_residual_multiclass(t.net().features(), *r.out, r.target, t.net().last_layer_rows());
     }
     row_.iter = r.step - 1;  // the state measured: after r.step - 1 updates
     row_.tau = tau_;

@@ -12,7 +12,8 @@
 // Phases, in the order they happen:
 //   begin       once, before the first epoch of this call (after a resume, if any)
 //   step        every SGD step, in three hooks: on_batch (the batch, before the forward pass),
-//               on_backward (loss and gradients, before the update), on_step (after it)
+//               on_backward (loss and gradients, before the update; with
+//               update_in_backward after it), on_step (after it)
 //   epoch       after an epoch's last step
 //   observe     at scheduled points (epoch 0, steps 1, 2, 4, ... of the first epoch, then the
 //               epochs of trainer_options::observe_epochs): observers fill an observation
@@ -130,6 +131,12 @@ struct trainer_options {
   // "weight_decay". The checkpoint's value gives way to these options' and the change is
   // recorded (trainer::changes()); any other difference is refused. Not part of the identity.
   std::set<std::string> overrides{};
+  // Updates each parameter inside the backward pass, as soon as its gradient is final, while
+  // its value and gradient are still in cache (model::backward_and_step); bit-identical to
+  // the update after the pass, so not part of the run's identity. Observers then see the
+  // step's gradients with the weights already updated in on_backward: an observer that needs
+  // the weights before the update (flow_check) refuses such a run.
+  bool update_in_backward = false;
 };
 
 // The fields trainer_options::overrides may name.
@@ -235,7 +242,8 @@ class run_observer {
   virtual ~run_observer() = default;
   virtual void on_begin(trainer<T>&) {}
   virtual void on_batch(trainer<T>&, const step_report<T>&) {}     // loss, wrong: not yet known
-  virtual void on_backward(trainer<T>&, const step_report<T>&) {}  // before the update
+  // After the backward pass, before the update (with update_in_backward: after it too).
+  virtual void on_backward(trainer<T>&, const step_report<T>&) {}
   virtual void on_step(trainer<T>&, const step_report<T>&) {}      // after the update
   virtual void on_epoch(trainer<T>&, const epoch_report&) {}
   // Fill this observer's columns of an observation; return whether it measured anything.
@@ -661,9 +669,14 @@ void trainer<T>::run() {
         r.loss = double(l);
         r.wrong = w;
         r.out = &out;
-        net_->backward(grad_);
-        for (run_observer<T>* o : observers_) o->on_backward(*this, r);
-        optim_->step();
+        if (opt_.update_in_backward) {
+          net_->backward_and_step(grad_, *optim_);
+          for (run_observer<T>* o : observers_) o->on_backward(*this, r);
+        } else {
+          net_->backward(grad_);
+          for (run_observer<T>* o : observers_) o->on_backward(*this, r);
+          optim_->step();
+        }
         for (run_observer<T>* o : observers_) o->on_step(*this, r);
         cur_.loss += double(l) * double(n);
         cur_.wrong += w;
