@@ -8,7 +8,14 @@ namespace train_binary_cli {
 
 namespace {
 
-class parser {
+// Everything the options write into. cli::parse_reusing resets it before each parse, so a
+// value an option writes belongs here, not in parser.
+struct bound_values {
+  options o_;
+  std::vector<std::string> override_items_;
+};
+
+class parser : bound_values {
  public:
   parser() {
     app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
@@ -58,6 +65,7 @@ class parser {
   }
 
   const CLI::App& app() const { return app_; }
+  void reset() { static_cast<bound_values&>(*this) = bound_values{}; }
 
   // Throws CLI::ParseError (CLI::CallForHelp for --help).
   options parse(int argc, const char* const* argv) {
@@ -71,12 +79,11 @@ class parser {
 
  private:
   CLI::App app_{"Train FC4-BN (785-512-512-512-1) with the square loss on two Fashion-MNIST classes"};
-  options o_;
-  std::vector<std::string> override_items_;
 };
 
 }  // namespace
 
 options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
+options parse_reusing(int argc, const char* const* argv) { return cli::parse_reusing<parser>(argc, argv); }
 
 }  // namespace train_binary_cli

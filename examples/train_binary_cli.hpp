@@ -21,9 +21,12 @@ struct options {
   bool resume = false, overwrite = false;
   std::uint64_t threads = 0;  // 0: not given, OpenBLAS's own choice
   std::vector<cli::override_value> overrides;  // --override, with --resume
+  bool operator==(const options&) const = default;
 };
 
 // The options of a command line; throws cli::usage_error for --help or a mistake.
 options parse(int argc, const char* const* argv);
+// The same, reusing one parser for every call (not thread-safe; for fuzz/cli.cpp).
+options parse_reusing(int argc, const char* const* argv);
 
 }  // namespace train_binary_cli

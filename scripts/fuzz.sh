@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of fuzz/ (clang, AddressSanitizer + UndefinedBehaviorSanitizer),
-# makes their seed corpora (small valid files) and runs each for a given time, one at a time.
+# makes their seed corpora (small valid files) and runs each in turn, one at a time:
 #   bash scripts/fuzz.sh [seconds-per-harness] [harness ...]    (default 60 s, all harnesses)
-# Work folder: $FUZZ_DIR (default build-fuzz/): bin/, seeds/, corpus/ (kept between runs),
-# artifacts/ (inputs that crashed, leaked, hung or ran out of memory) and logs/.
-# Prints executions, executions per second and findings per harness; exits 1 on a finding.
-# Turn a finding into a regression test: see docs/reliability.md.
+#   bash scripts/fuzz.sh --runs N [--seconds S] [harness ...]   N executions each (and at most S s)
+#   bash scripts/fuzz.sh --total N [--seconds S] [harness ...]  until each has N executions in all
+# Every run continues from the kept corpus and adds its executions to the harness's tally
+# (executions/<harness>); --total runs only what is missing, so an interrupted campaign
+# resumes where it stopped. Work folder: $FUZZ_DIR (default build-fuzz/): bin/, seeds/, corpus/
+# (kept between runs), executions/, artifacts/ (inputs that crashed, leaked, hung or ran out of
+# memory) and logs/. Prints executions (this run and in all), executions per second and findings
+# per harness; exits 1 on a finding. Turn a finding into a regression test: see docs/reliability.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-60}
-shift || true
+usage() { echo "usage: bash scripts/fuzz.sh [SECONDS | --runs N | --total N] [--seconds S] [harness ...]" >&2; exit 2; }
+seconds="" runs="" total=""
+number() { [[ "${2:-}" =~ ^[0-9]+$ && "$2" -gt 0 ]] || { echo "$1: expected a whole number > 0, got '${2:-}'" >&2; exit 2; }; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) number "$1" "${2:-}"; runs=$2; shift 2 ;;
+    --total) number "$1" "${2:-}"; total=$2; shift 2 ;;
+    --seconds) number "$1" "${2:-}"; seconds=$2; shift 2 ;;
+    --help|-h) usage ;;
+    -*) usage ;;
+    *) if [[ "$1" =~ ^[0-9]+$ ]] && [ -z "$seconds$runs$total" ]; then seconds=$1; shift; else break; fi ;;
+  esac
+done
+[ -z "$runs" ] || [ -z "$total" ] || { echo "--runs and --total: give one of them" >&2; exit 2; }
+[ -n "$seconds$runs$total" ] || seconds=60
 all=(idx_plain idx_gz cifar10 npy_header checkpoint cli)
 harnesses=("${@:-${all[@]}}")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
@@ -19,7 +36,7 @@ work=${FUZZ_DIR:-build-fuzz}
 # The project's packages, plus clang and the libFuzzer runtime (Debian 12: clang 14).
 bash scripts/install-deps.sh --fuzz
 
-mkdir -p "$work"/{bin,seeds,corpus,artifacts,logs}
+mkdir -p "$work"/{bin,seeds,corpus,artifacts,logs,executions}
 cxxflags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
           -fno-omit-frame-pointer -Iinclude -Iexamples)
 for h in "${harnesses[@]}"; do
@@ -76,31 +93,65 @@ put("cli", "train-binary", cmd("train_binary", "--epochs", "2", "--class-a", "0"
                                "--checkpoint-dir", "c", "--checkpoint-every", "2", "--keep-checkpoints", "0",
                                "--resume"))
 put("cli", "train-binary-bad", cmd("train_binary", "--epochs", "-1", "--wd", "nan"))
+put("cli", "paper-classes", cmd("paper", "--classes", "all", "--experiment", "fc-bn-wd,flow-bn-wd", "--outputs", "10"))
+put("cli", "paper-three-classes", cmd("paper", "--classes", "7,2,5", "--outputs", "3"))
+# Valid command lines among the inputs fuzz/cli.cpp also parses fresh (FNV-1a of the bytes after
+# the first is 0 mod 16), so every run starts by checking the reused parsers' reset.
+def sampled(program, *args):
+    for n in range(1, 1000):
+        data = cmd(program, *args, "--limit-test", str(n))
+        h = 2166136261
+        for c in data[1:]:
+            h = ((h ^ c) * 16777619) & 0xffffffff
+        if h % 16 == 0:
+            return data
+put("cli", "paper-reuse-check", sampled("paper", "--quiet"))
+put("cli", "train-binary-reuse-check", sampled("train_binary", "--epochs", "2"))
 PY
 RHONET_FUZZ_SEEDS="$work/seeds/checkpoint" "$work/bin/checkpoint" >/dev/null 2>&1 || true
 
-# Inputs up to 16 KiB (a CIFAR-10 record is 3073 bytes); 1 s per input counts as a hang.
-declare -A max_len=([idx_plain]=4096 [idx_gz]=4096 [cifar10]=16384 [npy_header]=1024 [checkpoint]=8192 [cli]=512)
+# Input sizes: a CIFAR-10 record is 3073 bytes; a checkpoint input is a manifest (about 2.5
+# KiB) and one small npy file; IDX headers are 8 or 16 bytes. 1 s per input counts as a hang.
+declare -A max_len=([idx_plain]=4096 [idx_gz]=4096 [cifar10]=16384 [npy_header]=1024 [checkpoint]=4096 [cli]=512)
+tally() { cat "$work/executions/$1" 2>/dev/null || echo 0; }
+interrupted=false
+trap 'interrupted=true' INT TERM
 status=0
-printf '%-11s %14s %10s %9s\n' harness executions execs/s findings
+printf '%-11s %14s %14s %10s %9s\n' harness executions "in all" execs/s findings
 for h in "${harnesses[@]}"; do
+  limits=()
+  if [ -n "$total" ]; then
+    left=$((total - $(tally "$h")))
+    if [ $left -le 0 ]; then
+      printf '%-11s %14s %14s %10s %9s\n' "$h" 0 "$(tally "$h")" - "(done)"
+      continue
+    fi
+    limits+=(-runs="$left")
+  fi
+  [ -z "$runs" ] || limits+=(-runs="$runs")
+  [ -z "$seconds" ] || limits+=(-max_total_time="$seconds")
   mkdir -p "$work/corpus/$h" "$work/artifacts/$h"
   before=$(find "$work/artifacts/$h" -type f | wc -l)
   log="$work/logs/$h.log"
   set +e
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    nice -n 10 "$work/bin/$h" "$work/corpus/$h" "$work/seeds/$h" -max_total_time="$seconds" \
+  # One BLAS thread: the checkpoint harness's network needs no more.
+  OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    nice -n 10 "$work/bin/$h" "$work/corpus/$h" "$work/seeds/$h" "${limits[@]}" \
     -max_len="${max_len[$h]}" -timeout=1 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/artifacts/$h/" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(awk '/stat::number_of_executed_units:/ {print $2}' "$log")
   rate=$(awk '/stat::average_exec_per_sec:/ {print $2}' "$log")
+  [ -z "$execs" ] || echo $(($(tally "$h") + execs)) >"$work/executions/$h"
   after=$(find "$work/artifacts/$h" -type f | wc -l)
   findings=$((after - before))
-  [ $rc -eq 0 ] || [ $findings -gt 0 ] || findings="rc $rc"
-  printf '%-11s %14s %10s %9s\n' "$h" "${execs:-?}" "${rate:-?}" "$findings"
-  if [ "$findings" != 0 ]; then
+  $interrupted && [ $findings -eq 0 ] && findings="stopped"
+  [ $rc -eq 0 ] || [ "$findings" != 0 ] || findings="rc $rc"
+  printf '%-11s %14s %14s %10s %9s\n' "$h" "${execs:-?}" "$(tally "$h")" "${rate:-?}" "$findings"
+  if [ "$findings" = stopped ]; then
+    exit 130
+  elif [ "$findings" != 0 ]; then
     status=1
     echo "  see $log and $work/artifacts/$h/"
   fi

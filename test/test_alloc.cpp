@@ -5,20 +5,27 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <memory>
 #include <new>
 #include <random>
+#include <vector>
+
+#include <zlib.h>
 
 #include <rhonet/rhonet.hpp>
 
 namespace {
 std::atomic<long> allocations{0};
+std::atomic<std::size_t> largest{0};  // the largest single request since it was last reset
 }
 
 void* operator new(std::size_t n) {
   ++allocations;
+  for (std::size_t l = largest.load(); n > l && !largest.compare_exchange_weak(l, n);) {
+  }
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -182,4 +189,42 @@ BOOST_AUTO_TEST_CASE(predict_allocates_nothing_after_the_first_call) {
   }
   BOOST_TEST(allocations.load() - before == 0);
   BOOST_TEST(std::isfinite(sum));
+}
+
+// A .gz whose trailer claims 4 GiB of content but whose data is broken from its first byte:
+// the decoder must not allocate what the trailer claims (it allocated up to 1100 times the
+// file's size, 18 MB here, before reading any data) and reports the broken stream.
+BOOST_AUTO_TEST_CASE(a_forged_gzip_trailer_does_not_size_the_buffer) {
+  std::vector<std::uint8_t> gz = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};  // gzip header, deflate
+  gz.resize(16384, 0xff);                                              // an invalid block type
+  for (int i = 0; i < 4; ++i) gz[gz.size() - 1 - i] = 0xff;            // ISIZE: 4 GiB - 1
+  largest = 0;
+  BOOST_CHECK_THROW(decode_file_bytes(gz, "forged.gz"), data_error);
+  BOOST_TEST(largest.load() <= std::size_t{1} << 16);
+}
+
+// Content larger than the first buffer still decodes whole, plain and as concatenated members.
+BOOST_AUTO_TEST_CASE(gzip_content_beyond_the_first_buffer_decodes_whole) {
+  std::vector<std::uint8_t> content(300000);
+  std::mt19937 rng(3);
+  for (auto& c : content) c = std::uint8_t(rng() % 7);  // compressible, not trivially
+  auto gzip = [](const std::uint8_t* data, std::size_t n) {
+    z_stream zs{};
+    BOOST_REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::vector<std::uint8_t> out(deflateBound(&zs, uLong(n)) + 32);
+    zs.next_in = const_cast<Bytef*>(data);
+    zs.avail_in = uInt(n);
+    zs.next_out = out.data();
+    zs.avail_out = uInt(out.size());
+    BOOST_REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    return out;
+  };
+  const auto one = gzip(content.data(), content.size());
+  BOOST_TEST((decode_file_bytes(one, "one.gz").bytes == content));
+  auto two = gzip(content.data(), 70000);  // the last member's trailer states only its own part
+  const auto rest = gzip(content.data() + 70000, content.size() - 70000);
+  two.insert(two.end(), rest.begin(), rest.end());
+  BOOST_TEST((decode_file_bytes(two, "two.gz").bytes == content));
 }

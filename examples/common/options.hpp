@@ -259,16 +259,33 @@ inline usage_error as_usage_error(const CLI::App& app, const CLI::ParseError& e)
   return usage_error(usage_error_exit, e.what());
 }
 
-// A program's parse(): builds its Parser (app() and parse(argc, argv), which throws
-// CLI::ParseError) and turns a parse error into a usage_error.
+// Parses with `p` (app() and parse(argc, argv), which throws CLI::ParseError) and turns a
+// parse error into a usage_error.
 template <class Parser>
-auto parse_with(int argc, const char* const* argv) {
-  Parser p;
+auto parse_in(Parser& p, int argc, const char* const* argv) {
   try {
     return p.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     throw as_usage_error(p.app(), e);
   }
+}
+
+// A program's parse(): builds its Parser and parses with it.
+template <class Parser>
+auto parse_with(int argc, const char* const* argv) {
+  Parser p;
+  return parse_in(p, argc, argv);
+}
+
+// The same with one Parser for every call (not thread-safe), for callers that parse many
+// command lines (fuzz/cli.cpp): building CLI11's App is most of the cost of a parse. Each
+// call first resets the values the options write into (Parser::reset()); CLI11 clears its
+// own record of the previous parse when parse() is called again.
+template <class Parser>
+auto parse_reusing(int argc, const char* const* argv) {
+  static Parser p;
+  p.reset();
+  return parse_in(p, argc, argv);
 }
 
 }  // namespace cli

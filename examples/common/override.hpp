@@ -13,6 +13,7 @@ namespace cli {
 struct override_value {
   std::string key;   // lr, momentum, wd or epochs
   double value = 0;  // validated for the key (epochs: a whole number)
+  bool operator==(const override_value&) const = default;
 };
 
 // The trainer's name of an overridable field (rhonet::trainer_options::overrides): wd is

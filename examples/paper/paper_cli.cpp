@@ -60,7 +60,17 @@ constexpr std::uint64_t quick_samples = 2000;
 // The gradient-flow settings' training subset (the full batch of every step).
 constexpr std::uint64_t flow_samples = 512;
 
-class parser {
+// Everything the options write into. cli::parse_reusing resets it before each parse, so a
+// value an option writes (or parse() changes) belongs here, not in parser.
+struct bound_values {
+  options o_;
+  std::string experiment_, arch_, bn_, inits_, width_, classes_ = "2,4";
+  std::vector<std::string> override_items_;
+  double lr_ = 0.1, momentum_ = 0.9, wd_ = 0;
+  std::uint64_t epochs_ = 1, batch_ = 128, outputs_ = 1;
+};
+
+class parser : bound_values {
  public:
   parser() {
     app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
@@ -148,6 +158,7 @@ class parser {
   }
 
   const CLI::App& app() const { return app_; }
+  void reset() { static_cast<bound_values&>(*this) = bound_values{}; }
 
   // Throws CLI::ParseError (CLI::CallForHelp for --help).
   options parse(int argc, const char* const* argv) {
@@ -244,11 +255,6 @@ class parser {
  private:
   CLI::App app_{"Reproduce Poggio & Liao's experiments: train the paper's networks with the square loss and "
                 "report rho, margins and neural collapse against the predictions."};
-  options o_;
-  std::string experiment_, arch_, bn_, inits_, width_, classes_ = "2,4";
-  std::vector<std::string> override_items_;
-  double lr_ = 0.1, momentum_ = 0.9, wd_ = 0;
-  std::uint64_t epochs_ = 1, batch_ = 128, outputs_ = 1;
 };
 
 }  // namespace
@@ -290,6 +296,7 @@ const std::vector<named_setting>& named_settings() {
 }
 
 options parse(int argc, const char* const* argv) { return cli::parse_with<parser>(argc, argv); }
+options parse_reusing(int argc, const char* const* argv) { return cli::parse_reusing<parser>(argc, argv); }
 
 #ifndef RHONET_PAPER_OUTPUTS  // set by examples/CMakeLists.txt; these are its default
 #define RHONET_PAPER_OUTPUTS 1, 2, 10

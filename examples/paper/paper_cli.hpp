@@ -27,6 +27,7 @@ struct planned_setting {
   std::vector<double> inits;             // Frobenius norm of every weight matrix at init
   std::uint64_t flow_samples = 0;        // > 0: gradient flow (full-batch GD, momentum 0) on
                                          // the first flow_samples training samples
+  bool operator==(const planned_setting&) const = default;
 };
 
 // The named settings and what each is for; the presets' epochs and inits.
@@ -60,6 +61,7 @@ struct options {
   std::string out = "out/paper";
   bool overwrite = false, resume = false, no_report = false, quiet = false;
   std::vector<cli::override_value> overrides;  // --override, with --resume
+  bool operator==(const options&) const = default;
 };
 
 inline constexpr std::uint64_t max_epochs = 1000000;
@@ -72,5 +74,7 @@ const std::vector<std::uint64_t>& compiled_outputs();
 
 // The options of a command line; throws cli::usage_error for --help or a mistake.
 options parse(int argc, const char* const* argv);
+// The same, reusing one parser for every call (not thread-safe; for fuzz/cli.cpp).
+options parse_reusing(int argc, const char* const* argv);
 
 }  // namespace paper_cli

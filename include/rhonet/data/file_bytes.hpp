@@ -69,19 +69,21 @@ inline std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& in, con
   constexpr std::size_t max_chunk = std::size_t{1} << 30;
   std::size_t limit = bound.max;  // lowered once the content states its size
   bool limit_known = bound.from_content == nullptr;
-  // The gzip trailer stores the size mod 2^32: a good first guess for the output buffer. One
-  // byte more than the limit is room enough to learn that the content goes beyond it.
+  // The gzip trailer stores the size mod 2^32: a good guess for the output buffer, but an
+  // unchecked one (a damaged file may claim gigabytes), so the buffer starts at no more than
+  // 64 KiB and grows to the guess only once the stream has produced that much. One byte more
+  // than the limit is room enough to learn that the content goes beyond it.
   std::size_t guess = in.size() * 4;
   if (in.size() >= 18) {
     const std::size_t n = in.size();
     guess = std::size_t{in[n - 4]} | std::size_t{in[n - 3]} << 8 | std::size_t{in[n - 2]} << 16 |
             std::size_t{in[n - 1]} << 24;
   }
-  std::vector<std::uint8_t> out(
-      std::min(std::clamp<std::size_t>(guess, 4096, in.size() * 1100 + 4096), limit + 1));
+  guess = std::clamp<std::size_t>(guess, 4096, in.size() * 1100 + 4096);  // deflate's ratio is < 1032
+  std::vector<std::uint8_t> out(std::min({guess, std::size_t{1} << 16, limit + 1}));
   std::size_t used = 0, consumed = 0;
   for (;;) {
-    if (used == out.size()) out.resize(std::min(out.size() * 2, limit + 1));
+    if (used == out.size()) out.resize(std::min(std::max(out.size() * 2, guess), limit + 1));
     const std::size_t in_chunk = std::min(in.size() - consumed, max_chunk);
     const std::size_t out_chunk = std::min(out.size() - used, max_chunk);
     zs.next_in = const_cast<Bytef*>(in.data() + consumed);  // zlib never writes through it
