@@ -7,8 +7,9 @@
 #    error and the others finish (one process stops at its first failure); --resume then
 #    trains the failed runs;
 #  - a refused folder is said once, by rank 0, and every rank ends; --jobs is refused;
-#  - SIGINT to mpirun stops the runs on every rank with checkpoints and a manifest that
-#    says "interrupted"; --resume under mpirun ends with the numbers of an unbroken sweep.
+#  - SIGTERM to the ranks stops their runs with checkpoints, and rank 0 says where; SIGINT to
+#    mpirun leaves a manifest that says "interrupted"; --resume under mpirun ends with the
+#    numbers of an unbroken sweep.
 # Usage: paper_mpi.sh PAPER_BINARY MPIEXEC WORK_DIR. Exit 77 (skipped) without the data.
 # OpenMPI refuses to run as root unless OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM)=1 (ctest sets them).
 set -uo pipefail
@@ -124,7 +125,12 @@ mpirun -np 2 "$paper" "${tiny[@]}" --out failing --resume >log5 2>&1
 [ "$(grep -c "kept from the earlier run (finished)" log5)" = 3 ] || fail "resume kept: $(cat log5)"
 same_runs single failing
 
-# 5. SIGINT to mpirun in the middle of two runs (one on each rank), then --resume.
+# 5. Interrupted sweeps resume. Two runs, one on each rank: (a) SIGTERM to every rank, as a
+#    batch system sends it: the runs stop with checkpoints, rank 0 records where and says
+#    so; (b) Ctrl-C (SIGINT) to mpirun during the resume: mpirun passes SIGTERM on a second
+#    later and kills the ranks a second after that (OpenMPI's default), so only what is
+#    certain within that is asserted (the manifest says interrupted at once); then --resume
+#    finishes with the numbers of an unbroken sweep.
 mid=(--experiment plain --init 1,5 --epochs 40 --limit-train 1000 --limit-test 64 --batch 8 --quiet --no-report)
 newest() {  # newest FOLDER: the highest n of FOLDER/ckpt-<n> with a manifest, or -1
   local best=-1 d n
@@ -134,32 +140,45 @@ newest() {  # newest FOLDER: the highest n of FOLDER/ckpt-<n> with a manifest, o
   done
   echo $best
 }
+# wait_for_both PID: until both runs are going and one has a checkpoint past the first.
+wait_for_both() {
+  local after=$(($(newest mid/plain/init_1/ckpt) > $(newest mid/plain/init_5/ckpt) ? \
+                 $(newest mid/plain/init_1/ckpt) : $(newest mid/plain/init_5/ckpt)))
+  for _ in $(seq 1200); do
+    [ -f mid/manifest.json ] && [ "$(grep -c '"status": "running"' mid/manifest.json)" = 3 ] &&
+      { [ "$(newest mid/plain/init_1/ckpt)" -gt $after ] || [ "$(newest mid/plain/init_5/ckpt)" -gt $after ]; } &&
+      return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
 "$paper" "${mid[@]}" --jobs 2 --threads 1 --out unbroken >log6 2>&1 || fail "the unbroken sweep exited $?: $(cat log6)"
-# OpenMPI's mpirun passes the signal on as SIGTERM a second later, and kills the ranks a
-# second after that (its default odls_base_sigkill_timeout, docs/distributed.md).
 "$mpiexec" --oversubscribe -np 2 "$paper" "${mid[@]}" --out mid >log7 2>&1 &
 pid=$!
-for _ in $(seq 1200); do
-  # both runs going (one on each rank), one of them past its first checkpoint
-  [ -f mid/manifest.json ] && [ "$(grep -c '"status": "running"' mid/manifest.json)" = 3 ] &&
-    { [ "$(newest mid/plain/init_1/ckpt)" -ge 1 ] || [ "$(newest mid/plain/init_5/ckpt)" -ge 1 ]; } && break
-  kill -0 $pid 2>/dev/null || break
-  sleep 0.05
-done
-kill -INT $pid 2>/dev/null
+wait_for_both $pid || fail "the two runs did not start: $(cat log7)"
+kill -TERM $(pgrep -P $pid)  # the ranks, children of mpirun
 wait $pid
 rc=$?
-[ $rc -ne 0 ] || fail "mpirun exited 0 after SIGINT: $(cat log7)"
+[ $rc -ne 0 ] || fail "mpirun exited 0 after SIGTERM: $(cat log7)"
 grep -qF "paper: interrupted by SIGTERM during plain init 1 and plain init 5; the runs that finished are kept in mid" \
   log7 || fail "interruption message: $(cat log7)"
 [ "$(json mid/manifest.json "m['status'], $statuses, sorted(r['rank'] for r in m['runs'])")" = \
-  "('interrupted', ['interrupted', 'interrupted'], [0, 1])" ] || fail "manifest after SIGINT: $(cat mid/manifest.json)"
+  "('interrupted', ['interrupted', 'interrupted'], [0, 1])" ] || fail "manifest after SIGTERM: $(cat mid/manifest.json)"
 [ "$(json mid/manifest.json 'all(r["checkpoint"].startswith(r["folder"] + "/ckpt/ckpt-") for r in m["runs"])')" = True ] \
   || fail "the interrupted runs' checkpoints: $(cat mid/manifest.json)"
-mpirun -np 2 "$paper" "${mid[@]}" --out mid --resume >log8 2>&1 || fail "--resume under mpirun exited $?: $(cat log8)"
+"$mpiexec" --oversubscribe -np 2 "$paper" "${mid[@]}" --out mid --resume >log8 2>&1 &
+pid=$!
+wait_for_both $pid || fail "the resumed runs did not start: $(cat log8)"
+kill -INT $pid
+wait $pid
+[ $? -ne 0 ] || fail "mpirun exited 0 after SIGINT: $(cat log8)"
 [ "$(grep -c "continues from its checkpoint" log8)" = 2 ] || fail "resume: $(cat log8)"
+[ "$(json mid/manifest.json "m['status'], m['interrupted']['signal']")" = "('interrupted', 'SIGTERM')" ] \
+  || fail "manifest after SIGINT to mpirun: $(cat mid/manifest.json)"
+mpirun -np 3 "$paper" "${mid[@]}" --out mid --resume >log9 2>&1 || fail "--resume under mpirun exited $?: $(cat log9)"
 [ "$(json mid/manifest.json "m['status'], $statuses")" = "('finished', ['finished', 'finished'])" ] \
-  || fail "manifest after the resume: $(cat mid/manifest.json)"
+  || fail "manifest after the last resume: $(cat mid/manifest.json)"
 same_runs unbroken mid "plain/init_1 plain/init_5"
 
-echo "paper under mpirun: -np 2 and -np 3 as one process, failed runs reported, refusals, SIGINT and resume as expected"
+echo "paper under mpirun: -np 2 and -np 3 as one process, failed runs reported, refusals, signals and resume as expected"

@@ -146,9 +146,9 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv, sweep_mpi::ses
   std::condition_variable active_cv;
   std::size_t active = 0;
   // Under mpirun the other ranks got the signal too (mpirun passes it on as SIGTERM); their
-  // runs stop and say at which checkpoint, which rank 0 waits for a moment. mpirun kills a
-  // rank that has not ended a second after its signal, by default (docs/distributed.md), so
-  // rank 0 also records the interruption at once, before the runs have stopped.
+  // runs stop and say at which checkpoint, which rank 0 waits for a moment. mpirun kills the
+  // ranks a second after their SIGTERM, by default (docs/distributed.md), so rank 0 also
+  // records the interruption at once, before the runs have stopped.
   std::atomic<bool> remote_done{mpi == nullptr};
   auto remote_runs_reported = [&] {
     std::lock_guard<std::mutex> hold(manifest.mutex);
