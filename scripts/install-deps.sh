@@ -26,6 +26,7 @@ packages=(
   zlib1g-dev                     # .gz data files
   dataset-fashion-mnist          # the default real data set
   python3-matplotlib python3-numpy  # figures
+  libopenmpi-dev openmpi-bin     # distributed sweeps (rhonet::mpi, mpirun paper; docs/distributed.md)
 )
 if [ "$bench" -eq 1 ]; then packages+=(python3-torch); fi  # bench/compare_pytorch.py
 if [ "$fuzz" -eq 1 ]; then packages+=(clang libclang-rt-14-dev); fi  # libFuzzer harnesses

@@ -12,9 +12,11 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -29,6 +31,8 @@
 #include "common/spawn.hpp"
 #include "experiment.hpp"
 #include "paper_cli.hpp"
+#include "sweep.hpp"
+#include "sweep_mpi.hpp"
 
 
 namespace fs = std::filesystem;
@@ -123,7 +127,8 @@ bool has_checkpoint(const fs::path& run) {
   return false;
 }
 
-int run_sweep(const paper_cli::options& o, int argc, char** argv) {
+// Runs the sweep in this process (mpi null) or, under mpirun, as rank 0 (sweep_mpi.hpp).
+int run_sweep(const paper_cli::options& o, int argc, char** argv, sweep_mpi::session* mpi) {
   const fs::path out_dir = o.out;
   const auto mode = o.overwrite ? run_folder::mode::overwrite
                                 : o.resume ? run_folder::mode::resume : run_folder::mode::fresh;
@@ -140,31 +145,63 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   std::mutex active_mutex;
   std::condition_variable active_cv;
   std::size_t active = 0;
+  // Under mpirun the other ranks got the signal too (mpirun passes it on as SIGTERM); their
+  // runs stop and say at which checkpoint, which rank 0 waits for a moment. mpirun kills the
+  // ranks a second after their SIGTERM, by default (docs/distributed.md), so rank 0 also
+  // records the interruption at once, before the runs have stopped.
+  std::atomic<bool> remote_done{mpi == nullptr};
+  auto remote_runs_reported = [&] {
+    std::lock_guard<std::mutex> hold(manifest.mutex);
+    for (const auto& r : manifest.j.value("runs", nlohmann::json::array())) {
+      const std::string status = r.value("status", "");
+      if ((status == "running" || status == "interrupted") && r.value("rank", 0) != 0 && !r.contains("checkpoint"))
+        return false;
+    }
+    return true;
+  };
+  auto mark_interrupted = [&](nlohmann::json& j, const char* sig) {
+    j["status"] = "interrupted";
+    for (auto& r : j["runs"])
+      if (r["status"] == "running") r["status"] = "interrupted";
+    j["interrupted"] = {{"signal", sig}, {"at", now_utc()}};
+  };
   interrupt::watcher watcher([&](int signo) {
     stop = true;
+    const char* sig = interrupt::signal_name(signo);
+    bool marked = false;  // under mpirun: recorded at once
+    if (mpi) {
+      std::lock_guard<std::mutex> hold(manifest.mutex);
+      if (manifest.written && manifest.j["status"] == "running") {
+        mark_interrupted(manifest.j, sig);
+        marked = true;
+        try {
+          rhonet::write_file_atomically(manifest.file, manifest.j.dump(2) + "\n");
+        } catch (const std::exception&) {  // said below, if this rank lives on
+        }
+      }
+    }
     {
       std::unique_lock<std::mutex> hold(active_mutex);
       active_cv.wait(hold, [&] { return active == 0; });
     }
+    for (int k = 0; k < 100 && !remote_done && !remote_runs_reported(); ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     // Never unlocked: the process ends after this, and nothing may write the manifest after it.
     manifest.mutex.lock();
     if (const pid_t child = report_child.load()) ::kill(child, SIGTERM);
-    const char* sig = interrupt::signal_name(signo);
     if (!manifest.written) {
       std::fprintf(stderr, "\npaper: interrupted by %s before training started; nothing was written to %s\n", sig,
                    out_dir.c_str());
       return;
     }
     auto& j = manifest.j;
-    const bool training = j["status"] == "running";
-    if (training) {
-      j["status"] = "interrupted";
-      for (auto& r : j["runs"])
-        if (r["status"] == "running") r["status"] = "interrupted";
-    } else {
+    const bool training = marked || j["status"] == "running";
+    if (training)
+      mark_interrupted(j, sig);
+    else {
       j["report"] = "interrupted";
+      j["interrupted"] = {{"signal", sig}, {"at", now_utc()}};
     }
-    j["interrupted"] = {{"signal", sig}, {"at", now_utc()}};
     try {
       rhonet::write_file_atomically(manifest.file, j.dump(2) + "\n");
     } catch (const std::exception& e) {
@@ -194,15 +231,8 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   const paper::data_info d = paper::describe(*prepared);
   std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.train, d.test, d.channels, d.side, d.side);
 
-  std::vector<setting> settings;
-  for (const auto& p : o.settings) {
-    setting s;
-    s.name = p.name, s.arch = p.arch, s.width = p.width, s.bn = p.bn, s.wn = p.wn, s.wd = p.wd, s.lr = p.lr;
-    s.momentum = p.momentum, s.epochs = p.epochs, s.batch = p.batch, s.inits = p.inits;
-    s.flow_samples = p.flow_samples;
-    s.init_labels = p.init_labels;
-    settings.push_back(s);
-  }
+  const sweep::settings_plan plan = sweep::make_settings(o);
+  const std::vector<setting>& settings = plan.settings;
   const nlohmann::json config = sweep_config(o, d);
 
   // Runs kept from the earlier sweep (--resume): those it records as done, with a summary;
@@ -221,25 +251,18 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
         kept[r.value("folder", "")] = r;
     }
   }
-  // --override (with --resume): the runs trained from now on use the new values; a run that
-  // resumes from a checkpoint records the change at its step (summary.json's "changes").
+  // --override (with --resume): the runs trained from now on use the new values
+  // (sweep::make_settings); the manifest lists every override the sweep has had.
   nlohmann::json overrides = claim.had_run && o.resume ? claim.manifest.value("overrides", nlohmann::json::array())
                                                        : nlohmann::json::array();
-  std::vector<std::string> override_fields;
-  bool lr_overridden = false;
   for (const auto& v : o.overrides) {
-    for (auto& s : settings) {
-      if (v.key == "lr") s.lr = v.value;
-      if (v.key == "momentum") s.momentum = v.value;
-      if (v.key == "wd") s.wd = v.value;
-      if (v.key == "epochs") s.epochs = std::size_t(v.value);
-    }
-    if (v.key != "epochs") override_fields.push_back(cli::override_field(v.key));
-    lr_overridden = lr_overridden || v.key == "lr";
     overrides.push_back({{"key", v.key}, {"value", v.value}, {"at", now_utc()}});
     std::printf("--override: %s = %g for the runs trained from now on\n", v.key.c_str(), v.value);
   }
 
+  // Under mpirun, the other ranks check that they see this folder: its manifest carries this token.
+  const std::string mpi_token =
+      mpi ? sweep_mpi::host(*mpi) + ":" + std::to_string(::getpid()) + ":" + now_utc() : std::string();
   std::string cmd;
   for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + spawn::shown({argv[i]});
   manifest.update([&](nlohmann::json& j) {
@@ -260,6 +283,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
     j["settings"] = config["settings"];
     j["config"] = config;
     if (!overrides.empty()) j["overrides"] = overrides;
+    if (mpi) j["mpi"] = {{"ranks", sweep_mpi::ranks(*mpi)}, {"rank0_host", sweep_mpi::host(*mpi)}, {"token", mpi_token}};
     j["runs"] = nlohmann::json::array();
     for (const auto& s : settings)
       for (const auto& label : s.init_labels) {
@@ -272,13 +296,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
   });
 
   // The runs to train, in sweep order; `index` is the run's place in the manifest.
-  struct planned_run {
-    std::size_t setting, init, index;
-    std::string folder, name;
-    bool resume;       // continues from its checkpoint
-    int attempt;       // 0: the setting's lr; k: lr x fallback^k (--fallback-lr-factor)
-  };
-  std::vector<planned_run> todo;
+  std::vector<sweep::planned_run> todo;
   std::size_t run_index = 0;
   for (std::size_t k = 0; k < settings.size(); ++k)
     for (std::size_t i = 0; i < settings[k].inits.size(); ++i, ++run_index) {
@@ -298,27 +316,57 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
 
   // Runs in parallel, one per core by default, each with one BLAS thread: at the paper's
   // sizes that trains more runs per second than one run on every core (docs/reproducing.md).
-  const std::size_t jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+  // Under mpirun, one run per rank at a time, with one BLAS thread unless --threads says.
+  const std::size_t jobs = mpi ? std::size_t(sweep_mpi::ranks(*mpi))
+                               : o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
   const std::size_t workers = std::max<std::size_t>(1, std::min(jobs, todo.size()));
   if (o.threads > 0)
     rhonet::set_threads(int(o.threads));
-  else if (workers > 1)
+  else if (workers > 1 || mpi)
     rhonet::set_threads(1);
   manifest.update([&](nlohmann::json& j) {
     j["machine"]["jobs"] = workers;
     j["machine"]["blas_threads"] = rhonet::threads();
   });
-  if (workers > 1) std::printf("%zu runs, %zu at a time\n", todo.size(), workers);
+  if (mpi)
+    std::printf("%zu runs over %d ranks, one run per rank at a time\n", todo.size(), sweep_mpi::ranks(*mpi));
+  else if (workers > 1)
+    std::printf("%zu runs, %zu at a time\n", todo.size(), workers);
   // Per-epoch progress lines only when one run goes at a time (they do not name their run).
-  paper::run_options ro{out_dir, o.seed, !o.quiet && workers == 1};
-  ro.overrides = override_fields;
+  paper::run_options ro{out_dir, o.seed, !o.quiet && workers == 1 && !mpi};
+  ro.overrides = plan.override_fields;
   ro.stop = &stop;
+  const sweep::context context{plan, *prepared, ro, o.fallback};
 
   const auto t0 = std::chrono::steady_clock::now();
-  std::atomic<std::size_t> next{0};
+  // Every status change of a run goes through here, from this process's threads or (under
+  // mpirun) from the other ranks: the manifest says it at once. Under mpirun a failed run
+  // does not stop the sweep; in one process no new run starts after a failure.
   std::atomic<bool> failed{false};
   std::exception_ptr first_error;
-  auto train_runs = [&] {
+  std::map<std::size_t, std::string> failures;  // run index -> "name (rank r): error", under mpirun
+  auto record = [&](std::size_t index, const nlohmann::json& change, int rank) {
+    manifest.update([&](nlohmann::json& j) {
+      const auto& run = j["runs"][index];
+      const std::string name = run.value("setting", "") + " init " + run.value("init", "");
+      sweep::apply_change(j, index, change);
+      const std::string status = change.value("status", "");
+      if (status == "running") running.insert(name);
+      if (status == "finished" || status == "diverged" || status == "failed") running.erase(name);
+      if (status == "failed") {
+        const std::string error = change.value("error", "");
+        if (!first_error) first_error = std::make_exception_ptr(std::runtime_error(error));
+        if (mpi) {
+          failures[index] = name + " (rank " + std::to_string(rank) + "): " + error;
+          std::fprintf(stderr, "paper: %s failed on rank %d: %s\n", name.c_str(), rank, error.c_str());
+        }
+      }
+    });
+  };
+  const nlohmann::json here =
+      mpi ? nlohmann::json{{"rank", 0}, {"host", sweep_mpi::host(*mpi)}} : nlohmann::json::object();
+  // Trains the runs `next` gives until there are none (or a signal, or in one process a failure).
+  auto train_runs = [&](const std::function<std::optional<sweep::planned_run>()>& next) {
     {
       std::lock_guard<std::mutex> hold(active_mutex);
       ++active;
@@ -333,69 +381,57 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
         cv.notify_all();
       }
     } on_exit{active_mutex, active_cv, active};
-    for (std::size_t k; !failed && !stop && (k = next++) < todo.size();) {
-      const planned_run& t = todo[k];
-      const setting& s = settings[t.setting];
-      setting f = s;
-      int attempt = t.attempt;
-      for (int a = 0; a < attempt; ++a) f.lr *= o.fallback > 0 ? o.fallback : 1.0;
-      if (attempt > 0) f.fallback_from = s.lr;
-      if (attempt > 0 && lr_overridden) f.lr = s.lr;  // the override names the lr to use
-      paper::run_options r = ro;
-      r.resume = t.resume;
-      auto start_attempt = [&] {
-        manifest.update([&](nlohmann::json& j) {
-          if (!r.resume) fs::remove_all(out_dir / t.folder);  // what an earlier attempt left
-          j["runs"][t.index]["status"] = "running";
-          j["runs"][t.index]["lr"] = f.lr;
-          j["runs"][t.index]["attempt"] = attempt;
-          j["runs"][t.index].erase("checkpoint");
-          running.insert(t.name);
-        });
-      };
-      start_attempt();
-      bool ok = false;
-      try {
-        ok = paper::run_one(f, t.init, *prepared, r);
-        for (; !ok && o.fallback > 0 && attempt < 2;) {
-          f.lr *= o.fallback;
-          f.fallback_from = s.lr;
-          ++attempt;
-          r.resume = false;
-          std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
-                      "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[t.init].c_str(), s.lr, f.lr);
-          start_attempt();
-          ok = paper::run_one(f, t.init, *prepared, r);
-        }
-      } catch (const paper::interrupted& e) {
-        // The watcher marks the run interrupted and ends the process; say where it stopped.
-        manifest.update([&](nlohmann::json& j) {
-          j["runs"][t.index]["checkpoint"] = e.checkpoint.lexically_relative(out_dir).string();
-        });
-        return;
-      } catch (const std::exception& e) {
-        manifest.update([&](nlohmann::json& j) {
-          j["runs"][t.index]["status"] = "failed";
-          j["runs"][t.index]["error"] = e.what();
-          j["status"] = "failed";
-          running.erase(t.name);
-          if (!first_error) first_error = std::current_exception();
-        });
-        failed = true;  // no new run starts; those under way finish
-        return;
-      }
-      manifest.update([&](nlohmann::json& j) {
-        j["runs"][t.index]["status"] = ok ? "finished" : "diverged";
-        j["runs"][t.index]["lr"] = f.lr;
-        running.erase(t.name);
-      });
+    while (!failed && !stop) {
+      const auto t = next();
+      if (!t) break;
+      std::string error;
+      const auto r = sweep::train_run(context, *t, [&](const nlohmann::json& c) { record(t->index, c, 0); }, here,
+                                      error);
+      if (r == sweep::outcome::interrupted) return;
+      if (r == sweep::outcome::failed && !mpi) failed = true;  // no new run starts; those under way finish
     }
   };
-  std::vector<std::thread> pool;
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(train_runs);
-  train_runs();
-  for (auto& th : pool) th.join();
+  if (mpi) {
+    sweep_mpi::rank0_plan p;
+    p.header = {{"out", fs::absolute(out_dir).string()}, {"token", mpi_token}};
+    p.todo = todo;
+    p.train_locally = train_runs;
+    p.remote_change = record;
+    p.stop = &stop;
+    p.remote_done = &remote_done;
+    const auto problems = sweep_mpi::run_on_ranks(*mpi, p);
+    sweep_mpi::finalize(*mpi);  // the other ranks end now, not after the report
+    if (!problems.empty()) {
+      std::string text;
+      for (const auto& q : problems) text += (text.empty() ? "" : "; ") + q;
+      manifest.update([&](nlohmann::json& j) {
+        j["status"] = "failed";
+        j["error"] = text;
+      });
+      throw std::runtime_error("the sweep did not start: " + text);
+    }
+  }
+  if (!mpi) {
+    std::atomic<std::size_t> next{0};
+    auto take = [&]() -> std::optional<sweep::planned_run> {
+      const std::size_t k = next++;
+      if (k >= todo.size()) return std::nullopt;
+      return todo[k];
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(train_runs, take);
+    train_runs(take);
+    for (auto& th : pool) th.join();
+  }
   if (stop) interrupt::wait_for_exit();  // the watcher records the interruption and ends the process
+  if (!failures.empty())
+    throw std::runtime_error(std::to_string(failures.size()) + " of " + std::to_string(todo.size()) +
+                             " runs failed (the others finished; --resume trains the failed ones again): " +
+                             [&] {
+                               std::string text;
+                               for (const auto& [index, f] : failures) text += (text.empty() ? "" : "; ") + f;
+                               return text;
+                             }());
   if (first_error) std::rethrow_exception(first_error);
 
   int diverged = 0;
@@ -433,16 +469,47 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   rhonet::ensure_blas_kernels(argc, argv);  // OpenBLAS on the CPU's best kernels (docs/performance.md)
+  // Under mpirun, MPI starts here (after the restart onto the right kernels, which executes
+  // the program again); a plain process makes no MPI call at all.
+  sweep_mpi::session_ptr mpi;
+  if (sweep_mpi::launched_by_mpirun()) {
+    if (!sweep_mpi::available) {
+      const char* r = std::getenv("OMPI_COMM_WORLD_RANK");
+      if (!r || std::string(r) == "0")
+        std::fprintf(stderr, "paper: started by mpirun, but this paper was built without MPI (no MPI library was "
+                             "found when it was configured); run it without mpirun, or install OpenMPI "
+                             "(libopenmpi-dev) and build it again (docs/distributed.md)\n");
+      return 2;
+    }
+    try {
+      mpi = sweep_mpi::start_if_launched(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "paper: %s\n", e.what());
+      return 1;
+    }
+  }
+  const bool rank0 = !mpi || sweep_mpi::rank(*mpi) == 0;
   paper_cli::options o;
   try {
     o = paper_cli::parse(argc, argv);
-  } catch (const cli::usage_error& e) {
-    return cli::usage_exit(e, "paper");
+  } catch (const cli::usage_error& e) {  // every rank parses the same command line: rank 0 says it
+    return rank0 ? cli::usage_exit(e, "paper") : e.exit_code;
+  }
+  if (mpi && o.jobs > 0) {
+    if (rank0)
+      std::fprintf(stderr, "paper: --jobs: under mpirun every rank trains one run at a time; choose how many runs "
+                           "go at once with mpirun -np\n");
+    return cli::usage_error_exit;
   }
   try {
-    return run_sweep(o, argc, argv);
+    if (!rank0) return sweep_mpi::serve_as_worker(*mpi, o);
+    return run_sweep(o, argc, argv, mpi.get());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "paper: %s\n", e.what());
+    if (rank0)
+      std::fprintf(stderr, "paper: %s\n", e.what());
+    else
+      std::fprintf(stderr, "paper (rank %d): %s\n", sweep_mpi::rank(*mpi), e.what());
+    if (mpi) sweep_mpi::end_after_error(*mpi);
     return 1;
   }
 }
