@@ -223,11 +223,7 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv, sweep_mpi::ses
   std::string shown;
   for (int c : o.classes) shown += (shown.empty() ? "" : o.classes.size() == 2 ? " vs " : ", ") + std::to_string(c);
   std::printf("loading %s, classes %s ...\n", o.data.c_str(), shown.c_str());
-  const auto prepared = paper::load_data({.spec = o.data,
-                                          .classes = o.classes,
-                                          .outputs = o.outputs,
-                                          .limit_train = o.limit_train,
-                                          .limit_test = o.limit_test});
+  const auto prepared = paper::load_data(sweep::data_request_of(o));
   const paper::data_info d = paper::describe(*prepared);
   std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.train, d.test, d.channels, d.side, d.side);
 

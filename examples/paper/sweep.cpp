@@ -8,6 +8,14 @@ namespace fs = std::filesystem;
 
 namespace sweep {
 
+paper::data_request data_request_of(const paper_cli::options& o) {
+  return {.spec = o.data,
+          .classes = o.classes,
+          .outputs = o.outputs,
+          .limit_train = o.limit_train,
+          .limit_test = o.limit_test};
+}
+
 settings_plan make_settings(const paper_cli::options& o) {
   settings_plan p;
   for (const auto& c : o.settings) {

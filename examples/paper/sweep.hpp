@@ -27,6 +27,9 @@ struct settings_plan {
 };
 settings_plan make_settings(const paper_cli::options& o);
 
+// The data the command line asks for (the same request on every rank).
+paper::data_request data_request_of(const paper_cli::options& o);
+
 // One run to train: `index` is its place in the manifest's runs.
 struct planned_run {
   std::size_t setting = 0, init = 0, index = 0;

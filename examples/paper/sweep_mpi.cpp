@@ -85,12 +85,7 @@ int serve_as_worker(session& s, const paper_cli::options& o) {
   std::string problem;
   std::shared_ptr<const paper::data> data;
   try {  // while rank 0 loads the same data and prepares the folder
-    data = paper::load_data({.spec = o.data,
-                             .class_a = o.class_a,
-                             .class_b = o.class_b,
-                             .outputs = o.outputs,
-                             .limit_train = o.limit_train,
-                             .limit_test = o.limit_test});
+    data = paper::load_data(sweep::data_request_of(o));
   } catch (const std::exception& e) {
     problem = e.what();
   }
