@@ -15,17 +15,10 @@
 set -uo pipefail
 paper=$1
 work=$2
-data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-[ -e "$data_dir/t10k-images-idx3-ubyte.gz" ] || [ -e "$data_dir/t10k-images-idx3-ubyte" ] || {
-  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work" || exit 1
+. "$(dirname "$0")/support/e2e.sh"
+needs_fashion_mnist t10k-images-idx3-ubyte
+enter_fresh "$work"
 
-fail() { echo "FAIL: $*"; exit 1; }
-json() {  # json FILE EXPR: a value from a JSON file (EXPR on the loaded object m)
-  /usr/bin/python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 tiny=(--experiment plain --init 1 --epochs 1 --limit-train 64 --limit-test 32 --batch 32 --threads 1 --quiet)
 
 # 1. A hostile folder name: run, report, nothing executed.

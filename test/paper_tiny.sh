@@ -5,9 +5,8 @@
 set -euo pipefail
 paper=$1
 work=$2
-data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-[ -e "$data_dir/t10k-images-idx3-ubyte.gz" ] || [ -e "$data_dir/t10k-images-idx3-ubyte" ] || {
-  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
+. "$(dirname "$0")/support/e2e.sh"
+needs_fashion_mnist t10k-images-idx3-ubyte
 rm -rf "$work"
 set +e
 "$paper" --experiment fc-bn-wd,conv-bn-nowd,plain --init 0.1,5 --epochs 2 --limit-train 256 \
@@ -15,7 +14,6 @@ set +e
 rc=$?
 set -e
 
-fail() { echo "FAIL: $*"; exit 1; }
 # At this size the paper's lr makes some BN runs diverge: they are reported, and then paper
 # exits 1 (and only then).
 diverged=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["diverged_runs"])' "$work/manifest.json") \

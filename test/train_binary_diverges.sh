@@ -5,14 +5,12 @@
 set -uo pipefail
 bin=$1
 work=$2
-data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-[ -e "$data_dir/train-images-idx3-ubyte.gz" ] || [ -e "$data_dir/train-images-idx3-ubyte" ] || {
-  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
+. "$(dirname "$0")/support/e2e.sh"
+needs_fashion_mnist train-images-idx3-ubyte
 rm -rf "$work"
 "$bin" --epochs 3 --lr 1e6 --out "$work/run" --checkpoint-dir "$work/ckpt" >"$work.log" 2>&1
 rc=$?
 cat "$work.log"
-fail() { echo "FAIL: $*"; exit 1; }
 [ $rc -eq 1 ] || fail "exit code $rc, expected 1"
 grep -qE '^train_binary: training diverged at epoch 1, step [0-9]+: .*\(.*layer ?[0-9]+' "$work.log" \
   || fail "no message naming epoch, step and layer"

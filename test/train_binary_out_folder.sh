@@ -9,14 +9,9 @@
 set -uo pipefail
 bin=$1
 work=$2
-data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-[ -e "$data_dir/train-images-idx3-ubyte.gz" ] || [ -e "$data_dir/train-images-idx3-ubyte" ] || {
-  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work" || exit 1
-fail() { echo "FAIL: $*"; exit 1; }
-json() { /usr/bin/python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+. "$(dirname "$0")/support/e2e.sh"
+needs_fashion_mnist train-images-idx3-ubyte
+enter_fresh "$work"
 tiny=(--epochs 1 --limit-train 64 --limit-test 32)
 
 "$bin" "${tiny[@]}" --out run --checkpoint-dir ckpt >log1 2>&1 || fail "first run exited $?: $(cat log1)"

@@ -6,11 +6,9 @@
 set -euo pipefail
 bin=$1
 work=$2
-data_dir=${RHONET_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-[ -e "$data_dir/t10k-images-idx3-ubyte.gz" ] || [ -e "$data_dir/t10k-images-idx3-ubyte" ] || {
-  echo "Fashion-MNIST not found in $data_dir: skipped"; exit 77; }
+. "$(dirname "$0")/support/e2e.sh"
+needs_fashion_mnist t10k-images-idx3-ubyte
 rm -rf "$work"
-fail() { echo "FAIL: $*"; exit 1; }
 for loss in ce square; do
   extra=()
   [ "$loss" = ce ] && extra=(--augment)
