@@ -70,6 +70,14 @@ class model {
   // Whether a layer normalises with batch statistics in train mode (a batch norm): such a
   // network cannot train on a batch of one sample.
   virtual bool uses_batch_statistics() const = 0;
+  // Data-parallel training: batch statistics over the group's global batch
+  // (basic_network::set_process_group); nullptr for this process alone. Not pure, so that
+  // a model written before it still compiles; such a model cannot join a group.
+  virtual void set_process_group(const process_group* group) {
+    if (group)
+      throw std::logic_error("rhonet::model: this model does not implement set_process_group, so it cannot "
+                             "train in a process group");
+  }
 
   // "output of layer 3 (batch_norm<>)" for the first layer whose last output holds NaN or
   // Inf; empty if none (what the fault guard reports).
@@ -150,6 +158,7 @@ class model_of : public model<typename Net::value_type> {
     net_->for_each_layer([&](const auto& l) { any = any || normaliser<std::remove_cvref_t<decltype(l)>>; });
     return any;
   }
+  void set_process_group(const process_group* group) override { net_->set_process_group(group); }
 
   std::string non_finite_activation() const override {
     return first_non_finite_output(std::make_index_sequence<Net::layer_count>{});

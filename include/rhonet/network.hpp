@@ -21,6 +21,7 @@
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/norms.hpp>
 #include <rhonet/core/parameter.hpp>
+#include <rhonet/core/process_group.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
 #include <rhonet/homogeneity.hpp>
@@ -219,6 +220,15 @@ class basic_network {
 
   template <class F> void for_each_layer(F&& f) { std::apply([&](auto&... l) { (f(l), ...); }, layers_); }
   template <class F> void for_each_layer(F&& f) const { std::apply([&](const auto&... l) { (f(l), ...); }, layers_); }
+
+  // Data-parallel training (parallel/data_parallel.hpp): the layers that normalise with
+  // batch statistics use the global batch of the group's processes. nullptr: this process's
+  // batch alone (the default).
+  void set_process_group(const process_group* group) {
+    for_each_layer([&](auto& l) {
+      if constexpr (requires { l.set_process_group(group); }) l.set_process_group(group);
+    });
+  }
 
   std::vector<parameter<T>*> parameters() {
     std::vector<parameter<T>*> ps;

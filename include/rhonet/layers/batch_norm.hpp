@@ -9,14 +9,17 @@
 // refused too, because it is nearly always inference that forgot mode::eval.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <stdexcept>
 #include <string>
 
 #include <rhonet/core/dispatch.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
+#include <rhonet/core/process_group.hpp>
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
 
@@ -117,6 +120,11 @@ class batch_norm_layer {
   const vector<T>& running_mean() const { return running_mean_.value; }
   const vector<T>& running_var() const { return running_var_.value; }
 
+  // Synchronised batch norm: in train mode, the statistics of the global batch of the
+  // group's processes (each holding a slice), and the same running statistics on every
+  // one. nullptr (the default): this process's batch alone.
+  void set_process_group(const process_group* group) { group_ = group; }
+
  private:
   template <bool Relu>
   void forward_impl(const matrix<T>& x, matrix<T>& y, T* r, mode m) {
@@ -124,18 +132,16 @@ class batch_norm_layer {
     // The statistics of one sample normalise it to 0 (flat input) and shift the running
     // statistics: almost always an inference call that forgot mode::eval. Checked before
     // any state changes.
-    if (m == mode::train && n == 1)
-      throw std::invalid_argument(
-          "rhonet::batch_norm (layer " + std::to_string(Position) +
-          "): train mode on a batch of one sample; batch statistics need at least 2 samples. "
-          "For inference use forward(x, rhonet::mode::eval) or rhonet::predict(net, x)");
+    // With a process group the batch is the global one (checked once its size is known).
+    if (m == mode::train && n == 1 && !group_) throw batch_of_one();
     resize(n);
     const T* in = x.data();
     T* out = y.data();
     T* xh = has_scale ? xhat_.data() : out;
     if (m == mode::train) {
-      batch_moments(in, n);
-      const T unbias = n * S > 1 ? T(n * S) / T(n * S - 1) : T(1);
+      const T count = batch_moments(in, n);
+      if (count == T(S)) throw batch_of_one();
+      const T unbias = count > T(1) ? count / (count - T(1)) : T(1);
       for (std::size_t c = 0; c < C; ++c) {
         inv_std_[c] = T(1) / std::sqrt(var_[c] + eps);
         running_mean_.value[c] = (1 - momentum) * running_mean_.value[c] + momentum * mean_[c];
@@ -197,13 +203,24 @@ class batch_norm_layer {
           sum_dy_xhat[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return grad(o + s) * xh[o + s]; });
         }
     });
+    // This process's share of gamma's and beta's gradients: a data-parallel run sums the
+    // parameters' gradients across processes afterwards, like every other gradient's.
     if constexpr (has_scale)
       for (std::size_t c = 0; c < C; ++c) gamma_.grad(0, c) = sum_dy_xhat[c];
     if constexpr (has_shift)
       for (std::size_t c = 0; c < C; ++c) beta_.grad(0, c) = sum_dy[c];
     if (!dx) return;
+    if (group_ && last_mode_ == mode::train) {
+      // dx needs the sums over the global batch: both in one collective call.
+      T* both = sync_.data();
+      std::copy(sum_dy, sum_dy + C, both);
+      std::copy(sum_dy_xhat, sum_dy_xhat + C, both + C);
+      group_->sum(std::span<T>(both, 2 * C));
+      std::copy(both, both + C, sum_dy);
+      std::copy(both + C, both + 2 * C, sum_dy_xhat);
+    }
     T* d = dx->data();
-    const T M = T(n * S);
+    const T M = group_ ? count_ : T(n * S);
     const bool train = last_mode_ == mode::train;
     const T* gamma = has_scale ? gamma_.value.data() : nullptr;
     const T* inv_std = inv_std_.data();
@@ -253,8 +270,11 @@ class batch_norm_layer {
     }
   }
 
-  void batch_moments(const T* in, std::size_t n) {
-    const T M = T(n * S);
+  // Mean and (biased) variance of each channel over the batch, in two passes; with a
+  // process group, over the global batch (the sums of each pass summed across processes).
+  // Returns the number of values per channel, M = n * S over all processes.
+  T batch_moments(const T* in, std::size_t n) {
+    T M = T(n * S);
     T* mean = mean_.data();
     T* var = var_.data();
     detail::dispatch([&]() RHONET_KERNEL {
@@ -264,15 +284,35 @@ class batch_norm_layer {
           const std::size_t o = (i * C + c) * S;
           mean[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return in[o + s]; });
         }
-      for (std::size_t c = 0; c < C; ++c) mean[c] /= M;
+    });
+    if (group_) {
+      T* sums = sync_.data();  // the C sums and the count, in one collective call
+      std::copy(mean, mean + C, sums);
+      sums[C] = M;
+      group_->sum(std::span<T>(sums, C + 1));
+      std::copy(sums, sums + C, mean);
+      M = sums[C];
+    }
+    for (std::size_t c = 0; c < C; ++c) mean[c] /= M;
+    detail::dispatch([&]() RHONET_KERNEL {
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = 0; c < C; ++c) {
           const std::size_t o = (i * C + c) * S;
           const T mu = mean[c];
           var[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return (in[o + s] - mu) * (in[o + s] - mu); });
         }
-      for (std::size_t c = 0; c < C; ++c) var[c] /= M;
     });
+    if (group_) group_->sum(std::span<T>(var, C));
+    for (std::size_t c = 0; c < C; ++c) var[c] /= M;
+    count_ = M;
+    return M;
+  }
+
+  static std::invalid_argument batch_of_one() {
+    return std::invalid_argument(
+        "rhonet::batch_norm (layer " + std::to_string(Position) +
+        "): train mode on a batch of one sample; batch statistics need at least 2 samples. "
+        "For inference use forward(x, rhonet::mode::eval) or rhonet::predict(net, x)");
   }
 
   parameter<T> gamma_, beta_;
@@ -280,7 +320,9 @@ class batch_norm_layer {
   matrix<T> xhat_ = matrix<T>::from_shape({0, In::size});
   vector<T> mean_ = vector<T>::from_shape({C}), var_ = vector<T>::from_shape({C}),
             inv_std_ = vector<T>::from_shape({C}), sum_dy_ = vector<T>::from_shape({C}),
-            sum_dy_xhat_ = vector<T>::from_shape({C});
+            sum_dy_xhat_ = vector<T>::from_shape({C}), sync_ = vector<T>::from_shape({2 * C + 1});
+  const process_group* group_ = nullptr;
+  T count_ = 0;  // M of the last train-mode forward (global with a group)
   mode last_mode_ = mode::train;
 };
 

@@ -50,6 +50,7 @@
 #include <rhonet/model.hpp>
 #include <rhonet/observe/observation.hpp>
 #include <rhonet/optim.hpp>
+#include <rhonet/parallel/data_parallel.hpp>
 
 namespace rhonet {
 
@@ -137,6 +138,13 @@ struct trainer_options {
   // step's gradients with the weights already updated in on_backward: an observer that needs
   // the weights before the update (flow_check) refuses such a run.
   bool update_in_backward = false;
+  // Data-parallel training (docs/distributed.md): each process of the group takes its slice
+  // of every batch, batch norm uses the global batch's statistics and the gradients are
+  // summed across the processes, so that every process takes the step one process would
+  // take on the whole batch. Every process runs the same trainer with the same options and
+  // data; the observers each attaches are its own (files: rank 0's). nullptr: one process.
+  // Not part of the run's identity: a run resumes on another number of processes.
+  const process_group* group = nullptr;
 };
 
 // The fields trainer_options::overrides may name.
@@ -365,6 +373,9 @@ class trainer {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::filesystem::path last_checkpoint_{};
   matrix<T> xb_, yb_, grad_;
+  matrix<T> xs_, ys_;     // this process's slice of the batch (with a group)
+  std::vector<T> flat_;   // the gradients in one buffer, for their sum (with a group)
+  bool stop_everywhere_ = false;
   mutable std::optional<std::uint64_t> fingerprint_;
 };
 
@@ -413,6 +424,17 @@ trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
     throw std::invalid_argument("rhonet::trainer: the training set (" + train.source + ") has targets of " +
                                 std::to_string(train.target.shape()[1]) + " columns, the network has " +
                                 std::to_string(net.output_size()) + " outputs");
+  if (const process_group* g = opt_.group) {
+    if (opt_.update_in_backward)
+      throw std::invalid_argument("rhonet::trainer: update_in_backward with a process group; the update needs the "
+                                  "gradients summed over the processes, after the backward pass");
+    const std::size_t p = std::size_t(g->size()), last = train.size() % opt_.batch;
+    if (opt_.batch < p || (!opt_.drop_last && last != 0 && last < p))
+      throw std::invalid_argument("rhonet::trainer: batches of " + std::to_string(opt_.batch) + " (the last of " +
+                                  std::to_string(opt_.drop_last || last == 0 ? opt_.batch : last) + ") over " +
+                                  std::to_string(p) + " processes; every process needs a row of every batch");
+  }
+  net.set_process_group(opt_.group);
 }
 
 template <class T>
@@ -663,17 +685,38 @@ void trainer<T>::run() {
       while (std::size_t n = batches_.next(xb_, yb_)) {
         step_report<T> r{epoch, steps() + 1, n, 0.0, 0, xb_, yb_};
         for (run_observer<T>* o : observers_) o->on_batch(*this, r);
-        const matrix<T>& out = net_->forward(xb_, mode::train);
-        const T l = loss_and_grad(opt_.loss, out, yb_, grad_);
-        const std::size_t w = misclassified(out, yb_);
+        const process_group* g = opt_.group;
+        const row_slice mine = g ? slice_of(n, g->rank(), g->size()) : row_slice{0, n};
+        if (g) {
+          copy_rows(xb_, mine, xs_);
+          copy_rows(yb_, mine, ys_);
+        }
+        const matrix<T>& xin = g ? xs_ : xb_;
+        const matrix<T>& yin = g ? ys_ : yb_;
+        const matrix<T>& out = net_->forward(xin, mode::train);
+        T l = loss_and_grad(opt_.loss, out, yin, grad_);
+        std::size_t w = misclassified(out, yin);
+        if (g) {
+          // The batch's loss and errors, and whether any process is asked to stop (all must
+          // stop at the same step, or the others would wait in the next sum forever).
+          const bool mean = loss_reduction(opt_.loss) == reduction::mean;
+          if (mean) scale_loss_gradient(grad_, mine.rows(), n);
+          const bool stop = opt_.stop && opt_.stop->load(std::memory_order_relaxed);
+          double sums[3] = {double(l) * (mean ? double(mine.rows()) : 1.0), double(w), stop ? 1.0 : 0.0};
+          g->sum(std::span<double>(sums, 3));
+          l = T(mean ? sums[0] / double(n) : sums[0]);
+          w = std::size_t(sums[1]);
+          stop_everywhere_ = sums[2] > 0;
+        }
         r.loss = double(l);
         r.wrong = w;
-        r.out = &out;
+        r.out = &out;  // with a group: this process's slice
         if (opt_.update_in_backward) {
           net_->backward_and_step(grad_, *optim_);
           for (run_observer<T>* o : observers_) o->on_backward(*this, r);
         } else {
           net_->backward(grad_);
+          if (g) sum_gradients(net_->parameters(), *g, flat_);
           for (run_observer<T>* o : observers_) o->on_backward(*this, r);
           optim_->step();
         }
@@ -687,7 +730,7 @@ void trainer<T>::run() {
           next_early *= 2;
         }
         // After the step's bookkeeping, so that a checkpoint of this moment holds all of it.
-        if (opt_.stop && opt_.stop->load(std::memory_order_relaxed))
+        if (opt_.group ? stop_everywhere_ : opt_.stop && opt_.stop->load(std::memory_order_relaxed))
           throw training_interrupted(epoch, r.step, last_checkpoint_);
       }
       epoch_ = epoch;
