@@ -10,16 +10,22 @@
 // with zero rows whose outputs are discarded; rows are independent in eval mode), so the
 // network's own buffers keep one batch size across the chunks and across data sets.
 // It works on model<T> (model.hpp), so it is compiled once per element type.
+// In a data-parallel run (set_process_group) each process runs every P-th chunk and the
+// outputs and features are summed across the processes, the others' rows being zeros: every
+// process ends with all of them, the numbers one process would compute (up to the sign of a
+// zero), in 1/P of the time.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include <rhonet/core/process_group.hpp>
 #include <rhonet/core/tensor.hpp>
 #include <rhonet/data/dataset.hpp>
 #include <rhonet/loss.hpp>
@@ -100,8 +106,13 @@ class evaluator {
 
   const evaluation<T>& result() const { return ev_; }
 
+  // Shares the forward passes among the group's processes (the comment at the top). Every
+  // process must call run() with the same model weights and data. nullptr: all here.
+  void set_process_group(const process_group* group) { group_ = group; }
+
  private:
   std::size_t chunk_;
+  const process_group* group_ = nullptr;
   matrix<T> x_ = matrix<T>::from_shape({0, 0});
   evaluation<T> ev_;
 };
@@ -126,13 +137,23 @@ const evaluation<T>& evaluator<T>::run(model<T>& net, const dataset<T>& data, bo
   ev_.has_features = with_features;
   if (with_features) detail::ensure_matrix_shape(ev_.features, N, F);
 
-  for (std::size_t start = 0; start < N; start += chunk_) {
+  const std::size_t ranks = group_ ? std::size_t(group_->size()) : 1, rank = group_ ? std::size_t(group_->rank()) : 0;
+  if (ranks > 1) {
+    std::fill(ev_.output.begin(), ev_.output.end(), T(0));
+    if (with_features) std::fill(ev_.features.begin(), ev_.features.end(), T(0));
+  }
+  for (std::size_t start = 0, k = 0; start < N; start += chunk_, ++k) {
+    if (k % ranks != rank) continue;  // another process's chunk
     const std::size_t rows = std::min(chunk_, N - start);
     std::copy_n(data.x.data() + start * D, rows * D, x_.data());
     if (rows < chunk_) std::fill(x_.data() + rows * D, x_.data() + chunk_ * D, T(0));
     const matrix<T>& out = net.forward(x_, mode::eval);
     std::copy_n(out.data(), rows * C, ev_.output.data() + start * C);
     if (with_features) std::copy_n(net.features().data(), rows * F, ev_.features.data() + start * F);
+  }
+  if (ranks > 1) {
+    group_->sum(std::span<T>(ev_.output.data(), N * C));
+    if (with_features) group_->sum(std::span<T>(ev_.features.data(), N * F));
   }
 
   ev_.rho = net.rho();

@@ -17,6 +17,9 @@ class paper_observables final : public run_observer<T> {
   paper_observables(const dataset<T>&&) = delete;
 
   bool measure(trainer<T>& t, observation& o) override {
+    // A data-parallel run's processes share the evaluation's forward passes.
+    buf_.train.set_process_group(t.options().group);
+    buf_.test.set_process_group(t.options().group);
     observation m = rhonet::observe(t.net(), t.train_set(), *test_, t.lambda(), buf_, t.options().loss);
     m.epoch = o.epoch;
     m.iter = o.iter;
