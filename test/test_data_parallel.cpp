@@ -43,15 +43,11 @@
 #include <rhonet/train/paper_observables.hpp>
 #include <rhonet/train/trainer.hpp>
 
+#include "support/mpi_checks.hpp"
+
 namespace {
 
-int failures = 0;
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "FAIL: %s\n", what.c_str());
-  }
-}
+using mpi_checks::check;
 
 using rhonet::matrix;
 constexpr std::size_t batch = 11, steps = 20;
@@ -317,13 +313,10 @@ int checkpoint_across_rank_counts(const std::string& what, const std::string& di
   const double rel = relative_difference(resumed, one);
   check(rel <= 1e-10, "resume: relative difference " + std::to_string(rel) + " > 1e-10");
   check(same_on_every_rank(resumed, env.world()), "resume: the ranks' weights differ");
-  int all = 0;
-  MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, env.world());
-  if (env.rank() == 0) {
-    if (all) std::printf("data_parallel: %d failure(s) on resume\n", all);
-    else std::printf("data_parallel: resumed on %d ranks like one process's run: relative difference %.3g\n", env.size(), rel);
-  }
-  return all ? 1 : 0;
+  char passed[160];
+  std::snprintf(passed, sizeof passed, "data_parallel: resumed on %d ranks like one process's run: relative difference %.3g",
+                env.size(), rel);
+  return mpi_checks::finish(env.world(), "data_parallel (resume)", passed);
 }
 
 int main(int argc, char** argv) {
@@ -344,9 +337,5 @@ int main(int argc, char** argv) {
   trainer_follows_one_process(group, env.world());
   evaluation_in_shards(group);
   observations_follow_one_process(group);
-  int all = 0;
-  MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, env.world());
-  if (env.rank() == 0)
-    std::printf(all ? "data_parallel: %d failure(s)\n" : "data_parallel: every rank follows one process%.0d\n", all);
-  return all ? 1 : 0;
+  return mpi_checks::finish(env.world(), "data_parallel", "data_parallel: every rank follows one process");
 }

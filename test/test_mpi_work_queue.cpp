@@ -13,15 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "support/mpi_checks.hpp"
+
 namespace {
 
-int failures = 0;
-void check(bool ok, const std::string& what) {
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "FAIL: %s\n", what.c_str());
-  }
-}
+using mpi_checks::check;
 
 std::string long_text(std::size_t index) { return "error of task " + std::to_string(index) + ": " + std::string(200000, 'x'); }
 
@@ -140,9 +136,5 @@ int main(int argc, char** argv) {
   a_rank_with_a_problem(env);
   MPI_Barrier(env.world());
   abandoned(env);
-  int all = 0;
-  MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, env.world());
-  if (env.rank() == 0)
-    std::printf(all ? "work_queue: %d failure(s)\n" : "work_queue: tasks, messages, problems and abandon as expected%.0d\n", all);
-  return all ? 1 : 0;
+  return mpi_checks::finish(env.world(), "work_queue", "work_queue: tasks, messages, problems and abandon as expected");
 }
