@@ -11,6 +11,7 @@
 #include <memory>
 #include <new>
 #include <random>
+#include <span>
 #include <vector>
 
 #include <zlib.h>
@@ -164,6 +165,51 @@ BOOST_AUTO_TEST_CASE(fault_checks_in_a_step_allocate_nothing) {
   // and the check does see a fault (which may allocate its message)
   params[2]->grad(0, 1) = std::numeric_limits<float>::infinity();
   BOOST_TEST(detail::non_finite_in(params, true) == params[2]->name + ", entry 1 is inf");
+}
+
+// A process of one: the data-parallel path of the trainer (slicing, the sums) with sums
+// that change nothing.
+struct process_of_one final : process_group {
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void sum(std::span<float>) const override {}
+  void sum(std::span<double>) const override {}
+};
+
+// The trainer's steps after the first ones, from on_batch to on_step (forward, loss,
+// backward, the sums of a data-parallel run, the update), allocate nothing.
+void trainer_steps_allocate_nothing(const process_group* group) {
+  auto net = std::make_unique<arch::fc4_bn<65, 32>>();
+  init_frobenius(net->parameters(), 1.0, 3);
+  dataset<float> d;
+  d.x = matrix<float>::from_shape({64, 65});
+  d.target = matrix<float>::from_shape({64, 1});
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> n(0.f, 1.f);
+  for (auto& v : d.x) v = n(rng);
+  for (std::size_t i = 0; i < 64; ++i) {
+    d.label.push_back(int(i % 2));
+    d.target(i, 0) = i % 2 ? -1.f : 1.f;
+  }
+  struct counter : run_observer<float> {
+    long at_batch = 0, in_steps = 0;
+    void on_batch(trainer<float>&, const step_report<float>&) override { at_batch = allocations.load(); }
+    void on_step(trainer<float>&, const step_report<float>& r) override {
+      if (r.step > 2) in_steps += allocations.load() - at_batch;
+    }
+  } c;
+  model_of<arch::fc4_bn<65, 32>> m(*net);
+  trainer<float> t(m, d, {.epochs = 2, .batch = 8, .sgd = {.lr = 0.01, .momentum = 0.9, .weight_decay = 0.01},
+                          .group = group});
+  t.add(c);
+  t.run();
+  BOOST_TEST(c.in_steps == 0);
+}
+
+BOOST_AUTO_TEST_CASE(trainer_steps_allocate_nothing_alone_and_in_a_group) {
+  trainer_steps_allocate_nothing(nullptr);
+  const process_of_one one;
+  trainer_steps_allocate_nothing(&one);
 }
 
 // predict() allocates nothing once it has run at a batch size, also when single samples

@@ -375,6 +375,7 @@ class trainer {
   matrix<T> xb_, yb_, grad_;
   matrix<T> xs_, ys_;     // this process's slice of the batch (with a group)
   std::vector<T> flat_;   // the gradients in one buffer, for their sum (with a group)
+  std::vector<parameter<T>*> params_;  // the model's parameters (with a group)
   bool stop_everywhere_ = false;
   mutable std::optional<std::uint64_t> fingerprint_;
 };
@@ -435,6 +436,7 @@ trainer<T>::trainer(model<T>& net, const dataset<T>& train, trainer_options opt)
                                   std::to_string(p) + " processes; every process needs a row of every batch");
   }
   net.set_process_group(opt_.group);
+  if (opt_.group) params_ = net.parameters();  // kept: a step must not allocate
 }
 
 template <class T>
@@ -716,7 +718,7 @@ void trainer<T>::run() {
           for (run_observer<T>* o : observers_) o->on_backward(*this, r);
         } else {
           net_->backward(grad_);
-          if (g) sum_gradients(net_->parameters(), *g, flat_);
+          if (g) sum_gradients(params_, *g, flat_);
           for (run_observer<T>* o : observers_) o->on_backward(*this, r);
           optim_->step();
         }
