@@ -54,6 +54,10 @@ expect 2 "train_binary: --epochs: expected $W 1 to 1000000, got '-1'" train_bina
 expect 2 "paper: --batch: expected $W 1 to 1048576, got '-1'" paper --batch -1
 expect 2 "paper: --seed: expected $W 0 to 18446744073709551615, got '-5'" paper --seed -5
 expect 2 "paper: --seed: expected $W 0 to 18446744073709551615, got '18446744073709551616'" paper --seed 18446744073709551616
+expect 2 "paper: --seeds: expected $W 1 to 1000, got '0'" paper --seeds 0
+expect 2 "paper: --seeds: expected $W 1 to 1000, got '1001'" paper --seeds 1001
+expect 2 "paper: --seeds: expected $W 1 to 1000, got '2.5'" paper --seeds 2.5
+expect 2 "paper: --seeds: 2 seeds from --seed 18446744073709551615 run past the largest seed, 18446744073709551615" paper --seed 18446744073709551615 --seeds 2
 expect 2 "paper: --epochs: expected $W 1 to 1000000, got '18446744073709551616'" paper --epochs 18446744073709551616
 expect 2 "paper: --lr: expected a finite number > 0, got '0'" paper --lr 0
 expect 2 "paper: --lr: expected a finite number > 0, got '-1'" paper --lr -1

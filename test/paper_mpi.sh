@@ -29,27 +29,7 @@ runs="plain/init_0.1 plain/init_1 plain/init_5 fc-wd/init_0.1 fc-wd/init_1 fc-wd
 same_runs() {
   local a=$1 b=$2 r
   for r in ${3:-$runs}; do
-    [ "$(cd "$a/$r" && ls | sort)" = "$(cd "$b/$r" && ls | sort)" ] || fail "$a/$r and $b/$r hold other files"
-    /usr/bin/python3 - "$a/$r" "$b/$r" <<'PY' || fail "$a/$r and $b/$r differ"
-import csv, json, sys
-a, b = sys.argv[1:]
-def rows(path):  # a CSV without its seconds column
-    rows = list(csv.reader(open(path)))
-    k = rows[0].index("seconds") if "seconds" in rows[0] else None
-    return [r[:k] + r[k + 1:] if k is not None else r for r in rows]
-def untimed(x):  # JSON without wall times and where a resume began; paths without the sweep's folder
-    if isinstance(x, dict):
-        return {k: untimed(v.split("/", 1)[1] if k == "last_checkpoint" else v)
-                for k, v in x.items() if k not in ("seconds", "resumed_from_epoch")}
-    return [untimed(v) for v in x] if isinstance(x, list) else x
-def summary(path):
-    return untimed(json.load(open(path)))
-for f in ("observations.csv", "margins.csv"):
-    if rows(f"{a}/{f}") != rows(f"{b}/{f}"):
-        sys.exit(f"{f} differs")
-if summary(f"{a}/summary.json") != summary(f"{b}/summary.json"):
-    sys.exit("summary.json differs")
-PY
+    same_run_folder "$a/$r" "$b/$r"
   done
   if [ -z "${3:-}" ]; then
     diff <(grep -E '^\| *P?[1-9] *\|' "$a/REPORT.md") <(grep -E '^\| *P?[1-9] *\|' "$b/REPORT.md") >/dev/null \

@@ -35,6 +35,8 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
   std::optional<rhonet::dataset<float>> flow_train;
   if (s.flow_samples > 0) flow_train = rhonet::head(all_train, std::min(s.flow_samples, all_train.size()));
   const rhonet::dataset<float>& train = flow_train ? *flow_train : all_train;
+  const std::string& label = s.init_labels[init_index];
+  const std::string title = ro.title.empty() ? run_title(s.name, label, ro.seed, false) : ro.title;
   const auto net = new_network(s, d);
   rhonet::init_frobenius(net->parameters(), s.inits[init_index], ro.seed);
   rhonet::train_options opt;
@@ -46,7 +48,7 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
   // the unit sphere. (Decaying them too, PyTorch's default, shrinks ||V|| and with it the
   // directions' step size grows without bound.)
   if (s.wn) opt.sgd.decay_roles.erase(rhonet::param_role::wn_direction);
-  opt.out_dir = ro.out / s.name / init_dir(s.init_labels[init_index]);
+  opt.out_dir = ro.out / (ro.folder.empty() ? run_folder(s.name, label, ro.seed, false) : ro.folder);
   opt.progress = ro.progress;
   opt.checkpoint_dir = checkpoint_dir(opt.out_dir);
   opt.checkpoint_every = checkpoint_every(s.epochs);
@@ -64,7 +66,7 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
   const auto blas = rhonet::blas_kernels_status();
   opt.meta["blas"] = {{"openblas_corename", blas.running}, {"openblas_config", blas.config},
                       {"best_coretype", blas.best}, {"threads", rhonet::threads()}};
-  std::printf("[%s, init %s] %s\n", s.name.c_str(), s.init_labels[init_index].c_str(), net->signature().c_str());
+  std::printf("%s %s\n", title.c_str(), net->signature().c_str());
   std::fflush(stdout);
   try {
     rhonet::flow_check<float> flow(opt.out_dir);
@@ -72,13 +74,13 @@ bool run_one(const setting& s, std::size_t init_index, const data& d, const run_
     if (flow_train) extra.push_back(&flow);
     const auto r = rhonet::train(*net, train, test, opt, extra);
     const auto& f = r.history.back();
-    std::printf("[%s, init %s] done in %.1f s: train error %.4f, test error %.4f, rho %.4g, "
-                "rho_eq %.4g\n", s.name.c_str(), s.init_labels[init_index].c_str(), r.seconds,
+    std::printf("%s done in %.1f s: train error %.4f, test error %.4f, rho %.4g, rho_eq %.4g\n",
+                title.c_str(), r.seconds,
                 f.train_error, f.test_error, f.rho, f.rho_eq);
     drop_checkpoints(opt.checkpoint_dir);
     return true;
   } catch (const rhonet::training_diverged& e) {
-    std::printf("[%s, init %s] DIVERGED: %s\n", s.name.c_str(), s.init_labels[init_index].c_str(), e.what());
+    std::printf("%s DIVERGED: %s\n", title.c_str(), e.what());
     drop_checkpoints(opt.checkpoint_dir);
     return false;
   } catch (const rhonet::training_interrupted& e) {

@@ -60,6 +60,8 @@ struct run_options {
   std::filesystem::path out;
   std::uint64_t seed = 1;
   bool progress = true;
+  std::string folder{};  // the run's folder under `out` (run_folder()); empty: <setting>/init_<label>
+  std::string title{};   // how the run's lines begin (run_title()); empty: "[<setting>, init <label>]"
   // Checkpoints (run folder/ckpt, every checkpoint_every(epochs) epochs and at a stop):
   // continue from the newest one, if any; the trainer's fields a resume may change.
   bool resume = false;
@@ -68,6 +70,23 @@ struct run_options {
 };
 
 inline std::string init_dir(const std::string& label) { return "init_" + label; }
+
+// A run's folder under the output folder: <setting>/init_<label>, and one level more,
+// seed_<seed>, when the sweep trains several seeds of every run.
+inline std::string run_folder(const std::string& setting, const std::string& label, std::uint64_t seed,
+                              bool several_seeds) {
+  return setting + "/" + init_dir(label) + (several_seeds ? "/seed_" + std::to_string(seed) : "");
+}
+// How a run's own lines begin: "[fc-bn-wd, init 1]", with ", seed 2" when the sweep has
+// several seeds; and its name in a list of runs, "fc-bn-wd init 1" (" seed 2").
+inline std::string run_title(const std::string& setting, const std::string& label, std::uint64_t seed,
+                             bool several_seeds) {
+  return "[" + setting + ", init " + label + (several_seeds ? ", seed " + std::to_string(seed) : "") + "]";
+}
+inline std::string run_name(const std::string& setting, const std::string& label, std::uint64_t seed,
+                            bool several_seeds) {
+  return setting + " init " + label + (several_seeds ? " seed " + std::to_string(seed) : "");
+}
 
 // A run's checkpoints: kept while it runs, deleted when it ends (finished or diverged).
 inline std::filesystem::path checkpoint_dir(const std::filesystem::path& run_folder) { return run_folder / "ckpt"; }

@@ -85,6 +85,7 @@ nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info&
           {"train_samples", d.train},
           {"test_samples", d.test},
           {"seed", o.seed},
+          {"seeds", o.seeds},
           {"fallback_lr_factor", o.fallback},
           {"settings", settings}};
 }
@@ -94,7 +95,8 @@ nlohmann::json sweep_config(const paper_cli::options& o, const paper::data_info&
 std::string config_mismatch(const nlohmann::json& old_manifest, const nlohmann::json& now) {
   if (!old_manifest.contains("config") || !old_manifest["config"].is_object())
     return "it records no configuration (written by an older paper)";
-  const auto& old = old_manifest["config"];
+  nlohmann::json old = old_manifest["config"];
+  if (!old.contains("seeds")) old["seeds"] = 1;  // written before --seeds: one seed
   for (const auto& [key, value] : now.items()) {
     if (!old.contains(key) || old[key] != value) {
       auto cut = [](std::string s) { return s.size() > 160 ? s.substr(0, 157) + "..." : s; };
@@ -228,6 +230,10 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv, sweep_mpi::ses
   std::printf("%zu training and %zu test samples, %zu x %zu x %zu\n", d.train, d.test, d.channels, d.side, d.side);
 
   const sweep::settings_plan plan = sweep::make_settings(o);
+  // Every setting and init runs once per seed: o.seed, o.seed + 1, ... (the CLI keeps them in range).
+  std::vector<std::uint64_t> seeds;
+  for (std::uint64_t k = 0; k < o.seeds; ++k) seeds.push_back(o.seed + k);
+  const bool several_seeds = seeds.size() > 1;
   const std::vector<setting>& settings = plan.settings;
   const nlohmann::json config = sweep_config(o, d);
 
@@ -280,35 +286,40 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv, sweep_mpi::ses
     j["config"] = config;
     if (!overrides.empty()) j["overrides"] = overrides;
     if (mpi) j["mpi"] = {{"ranks", sweep_mpi::ranks(*mpi)}, {"rank0_host", sweep_mpi::host(*mpi)}, {"token", mpi_token}};
+    j["seeds"] = seeds;
     j["runs"] = nlohmann::json::array();
     for (const auto& s : settings)
-      for (const auto& label : s.init_labels) {
-        const std::string folder = s.name + "/" + paper::init_dir(label);
-        if (auto it = kept.find(folder); it != kept.end())
-          j["runs"].push_back(it->second);
-        else
-          j["runs"].push_back({{"setting", s.name}, {"init", label}, {"folder", folder}, {"status", "pending"}});
-      }
+      for (const auto& label : s.init_labels)
+        for (const std::uint64_t seed : seeds) {
+          const std::string folder = paper::run_folder(s.name, label, seed, several_seeds);
+          if (auto it = kept.find(folder); it != kept.end())
+            j["runs"].push_back(it->second);
+          else
+            j["runs"].push_back({{"setting", s.name}, {"init", label}, {"seed", seed}, {"folder", folder},
+                                 {"status", "pending"}});
+        }
   });
 
   // The runs to train, in sweep order; `index` is the run's place in the manifest.
   std::vector<sweep::planned_run> todo;
   std::size_t run_index = 0;
   for (std::size_t k = 0; k < settings.size(); ++k)
-    for (std::size_t i = 0; i < settings[k].inits.size(); ++i, ++run_index) {
-      const auto& s = settings[k];
-      const std::string folder = s.name + "/" + paper::init_dir(s.init_labels[i]);
-      if (kept.count(folder))
-        std::printf("[%s, init %s] kept from the earlier run (%s)\n", s.name.c_str(), s.init_labels[i].c_str(),
-                    kept[folder].value("status", "").c_str());
-      else {
-        const bool resume = o.resume && has_checkpoint(out_dir / folder);
-        const int attempt = resume && earlier.count(folder) ? earlier[folder].value("attempt", 0) : 0;
-        todo.push_back({k, i, run_index, folder, s.name + " init " + s.init_labels[i], resume, attempt});
-        if (resume)
-          std::printf("[%s, init %s] continues from its checkpoint\n", s.name.c_str(), s.init_labels[i].c_str());
+    for (std::size_t i = 0; i < settings[k].inits.size(); ++i)
+      for (const std::uint64_t seed : seeds) {
+        const auto& s = settings[k];
+        const std::string folder = paper::run_folder(s.name, s.init_labels[i], seed, several_seeds);
+        const std::string title = paper::run_title(s.name, s.init_labels[i], seed, several_seeds);
+        if (kept.count(folder))
+          std::printf("%s kept from the earlier run (%s)\n", title.c_str(), kept[folder].value("status", "").c_str());
+        else {
+          const bool resume = o.resume && has_checkpoint(out_dir / folder);
+          const int attempt = resume && earlier.count(folder) ? earlier[folder].value("attempt", 0) : 0;
+          todo.push_back({k, i, run_index, seed, folder,
+                          paper::run_name(s.name, s.init_labels[i], seed, several_seeds), title, resume, attempt});
+          if (resume) std::printf("%s continues from its checkpoint\n", title.c_str());
+        }
+        ++run_index;
       }
-    }
 
   // Runs in parallel, one per core by default, each with one BLAS thread: at the paper's
   // sizes that trains more runs per second than one run on every core (docs/reproducing.md).
@@ -344,7 +355,8 @@ int run_sweep(const paper_cli::options& o, int argc, char** argv, sweep_mpi::ses
   auto record = [&](std::size_t index, const nlohmann::json& change, int rank) {
     manifest.update([&](nlohmann::json& j) {
       const auto& run = j["runs"][index];
-      const std::string name = run.value("setting", "") + " init " + run.value("init", "");
+      const std::string name =
+          paper::run_name(run.value("setting", ""), run.value("init", ""), run.value("seed", o.seed), several_seeds);
       sweep::apply_change(j, index, change);
       const std::string status = change.value("status", "");
       if (status == "running") running.insert(name);

@@ -115,6 +115,11 @@ class parser : bound_values {
     app_.add_option("--seed", o_.seed, "seed of init and shuffling")
         ->check(cli::whole(0, std::numeric_limits<std::uint64_t>::max()))
         ->capture_default_str();
+    app_.add_option("--seeds", o_.seeds,
+                    "train every setting and init with this many seeds (--seed, --seed + 1, ...); the report "
+                    "gives each prediction's verdict per seed and the mean and spread over seeds")
+        ->check(cli::whole(1, max_seeds))
+        ->capture_default_str();
     app_.add_option("--data", o_.data, "fashion-mnist, or cifar10:FOLDER (the binary batches)")
         ->check(data_spec())
         ->capture_default_str();
@@ -248,6 +253,10 @@ class parser : bound_values {
                            "compiled ahead): configure with -DRHONET_PAPER_OUTPUTS=\"" + cmake +
                            std::to_string(o.outputs) + "\" and build again");
     }
+    if (o.seeds - 1 > std::numeric_limits<std::uint64_t>::max() - o.seed)
+      throw CLI::ValidationError("--seeds", std::to_string(o.seeds) + " seeds from --seed " + std::to_string(o.seed) +
+                                                " run past the largest seed, " +
+                                                std::to_string(std::numeric_limits<std::uint64_t>::max()));
     o.overrides = cli::overrides(override_items_);
     return o;
   }

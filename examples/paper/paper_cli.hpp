@@ -54,6 +54,7 @@ struct options {
   std::uint64_t outputs = 1;           // 1 or 2 for two classes, else the number of classes
   std::uint64_t limit_train = 0, limit_test = 0;  // 0: all samples
   std::uint64_t seed = 1;
+  std::uint64_t seeds = 1;    // runs of every setting and init with seeds seed, seed+1, ..., seed+seeds-1
   std::uint64_t threads = 0;  // BLAS threads per run; 0: 1 when runs go in parallel, else OpenBLAS's choice
   std::uint64_t jobs = 0;     // runs at once; 0: one per core of the machine
   double fallback = 0;        // 0: not given, no second attempt
@@ -67,6 +68,7 @@ struct options {
 inline constexpr std::uint64_t max_epochs = 1000000;
 inline constexpr std::uint64_t max_batch = std::uint64_t{1} << 20;
 inline constexpr std::uint64_t max_samples = 1000000000;
+inline constexpr std::uint64_t max_seeds = 1000;
 
 // The output counts this build has networks for (the network types are compiled ahead, one
 // translation unit each: examples/CMakeLists.txt, RHONET_PAPER_OUTPUTS).

@@ -15,6 +15,7 @@ import json
 import math
 import textwrap
 import os
+import re
 import sys
 
 import matplotlib
@@ -100,8 +101,10 @@ def load_runs(run_dir):
             continue
         folder, name = str(entry.get("folder", "")), str(entry.get("setting", ""))
         parts = folder.split("/")
-        if os.path.isabs(folder) or len(parts) != 2 or ".." in parts or "" in parts:
-            raise ValueError(f"manifest.json: run folder {folder!r} is not <setting>/init_<scale>")
+        if (os.path.isabs(folder) or len(parts) not in (2, 3) or ".." in parts or "" in parts
+                or not parts[1].startswith("init_") or (len(parts) == 3 and not re.fullmatch(r"seed_[0-9]+", parts[2]))):
+            raise ValueError(f"manifest.json: run folder {folder!r} is not <setting>/init_<scale> "
+                             "or <setting>/init_<scale>/seed_<seed>")
         rdir = os.path.join(run_dir, *parts)
         lab = parts[1]
         summary = read_json(os.path.join(rdir, "summary.json"))
@@ -111,9 +114,12 @@ def load_runs(run_dir):
         ms = msettings.get(name, {})
         conf = _run_config(summary, rdir)
         final = summary.get("final") or {h: obs[h][-1] for h in header if obs[h]}
+        seed = entry.get("seed", (summary.get("meta") or {}).get("seed"))
         runs.append({
             "setting": name,
             "label": lab,
+            "seed": seed if isinstance(seed, int) else None,
+            "label_seed": len(parts) == 3,  # the sweep has several seeds: labels name them
             "init": conf["init"],
             "bn": conf["bn"],
             "wd": conf["wd"],
@@ -135,6 +141,11 @@ def load_runs(run_dir):
 
 
 # ---- figures ---------------------------------------------------------------------------
+def _init_cell(run):
+    """The init column of a table: the scale, and the seed when the sweep has several."""
+    return run["label"][5:] + (f", seed {run['seed']}" if run.get("label_seed") else "")
+
+
 def _time(run):
     """Log-time axis of the paper: iterations + 1 (so the init observation sits at 1)."""
     return np.asarray(run["series"].get("iter", []), dtype=float) + 1.0
@@ -342,7 +353,7 @@ def fig_flow(run, run_dir):
     equations (radial identity, flow) per layer, against tau."""
     fl = run["flow"]
     tau = np.asarray(fl.get("tau", []), dtype=float)
-    fig, ax = _grid(1, 3, f"{run['setting']}, init {run['label'][5:]}: gradient flow")
+    fig, ax = _grid(1, 3, f"{run['setting']}, init {_init_cell(run)}: gradient flow")
     a = ax[0][0]
     a.plot(tau, fl.get("rho", []), label="rho")
     a.plot(tau, fl.get("rho_eq", []), "--", label="rho_eq")
@@ -367,7 +378,8 @@ def fig_flow(run, run_dir):
         a.set_xlabel("tau")
         a.set_title(title + (" (dotted: one step)" if key == "flow_res" else ""))
         a.legend(fontsize=6)
-    return _save(fig, run_dir, f"{run['setting']}-{run['label']}-flow.png")
+    seed = f"-seed_{run['seed']}" if run.get("label_seed") else ""
+    return _save(fig, run_dir, f"{run['setting']}-{run['label']}{seed}-flow.png")
 
 
 def fig_summary(runs, run_dir):
@@ -440,11 +452,41 @@ def neural_collapse_section(runs):
         nc1 = [v for v in r["series"]["nc1"] if verdicts._finite(v)]
         fall = max(nc1) / nc1[-1] if nc1 and nc1[-1] > 0 else float("nan")
         last = lambda k: (r["series"].get(k) or [float("nan")])[-1]  # noqa: E731
-        rows.append([r["setting"], r["label"][5:], r.get("classes", 2), "yes" if r["wd"] else "no",
+        rows.append([r["setting"], _init_cell(r), r.get("classes", 2), "yes" if r["wd"] else "no",
                      nc1[0] if nc1 else float("nan"), last("nc1"), fall, last("nc2"), last("nc2_cos"),
                      last("nc3"), last("nc4"), last("train_error")])
     L += _table(["setting", "init", "C", "WD", "NC1 start", "NC1 end", "NC1 fall (max/end)", "NC2 norms end",
                  "NC2 angles end", "NC3 end", "NC4 end", "train err end"], rows)
+    L.append("")
+    return L
+
+
+def seeds_section(runs, verdict_rows):
+    """Markdown lines, with several seeds: each prediction's verdicts counted over the seeds,
+    and the mean and spread over seeds of the final values of every setting and init."""
+    seeds = verdicts.seeds_of(runs)
+    if len(seeds) < 2:
+        return []
+    L = ["## Seeds", ""]
+    L.append(f"Every setting and init was trained with {len(seeds)} seeds ({', '.join(map(str, seeds))}): the "
+             "seed draws the initial weights and the order of the batches.")
+    L.append("")
+    kinds = (verdicts.CONFIRMED, verdicts.NOT_CONFIRMED, verdicts.INCONCLUSIVE, verdicts.NOT_REACHED)
+    L += _table(["#"] + list(kinds),
+                [[n] + [sum(w.verdict == k for _, w in parts) for k in kinds] for n, _, _, parts in verdict_rows])
+    L.append("")
+    L.append("Final values over the seeds: mean ± sample standard deviation [min, max]; n = runs that have "
+             "the value (diverged runs are left out).")
+    L.append("")
+    keys = verdicts.SEED_SPREAD_KEYS
+    rows = []
+    for setting, init, n, stats in verdicts.seed_spread([r for r in runs if not r["flow"]], keys):
+        cells = []
+        for k in keys:
+            mean, sd, lo, hi, m = stats[k]
+            cells.append("n/a" if m == 0 else f"{mean:.4g} ± {sd:.2g} [{lo:.4g}, {hi:.4g}]" + ("" if m == n else f" (n={m})"))
+        rows.append([setting, init, n] + cells)
+    L += _table(["setting", "init", "seeds"] + list(keys), rows)
     L.append("")
     return L
 
@@ -478,7 +520,7 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
         div = "no"
         if r["diverged"]:
             div = f"yes, at {s.get('diverged_at')}"
-        rows.append([r["setting"], r["label"][5:], g("arch"), r["bn"], r["wd"], g("lr"), g("momentum"),
+        rows.append([r["setting"], _init_cell(r), g("arch"), r["bn"], r["wd"], g("lr"), g("momentum"),
                      g("batch"), g("epochs"), g("outputs"), g("seed"), s.get("seconds"), div,
                      f.get("train_error"), f.get("test_error"), f.get("rho"), f.get("rho_all"),
                      f.get("rho_bn")])
@@ -501,20 +543,33 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
     reg_rows = []
     for r in (r for r in runs if not r["flow"]):
         test, reached, why = verdicts.regime(r)
-        reg_rows.append([r["setting"], r["label"][5:], test,
+        reg_rows.append([r["setting"], _init_cell(r), test,
                          "**yes**" if reached else ("no" if reached is not None else "cannot tell"), why])
     L += _table(["setting", "init", "regime", "reached", "by the test"], reg_rows)
     L.append("")
 
     L += ["## Predictions", ""]
-    L += _table(["#", "prediction", "measured", "threshold", "verdict"],
-                [[n, text, v.evidence, v.threshold, f"**{v.verdict}**"] for n, text, v in verdict_rows])
+    seeds = verdicts.seeds_of(runs)
+    if len(seeds) == 1:
+        L += _table(["#", "prediction", "measured", "threshold", "verdict"],
+                    [[n, text, v.evidence, v.threshold, f"**{v.verdict}**"] for n, text, v, _ in verdict_rows])
+    else:
+        L.append(f"Judged on the runs of each of the {len(seeds)} seeds alone; the verdict combines the seeds' "
+                 "verdicts by the rule below (confirmed only if every seed confirms it). *measured* is the "
+                 f"first seed's ({seeds[0]}).")
+        L.append("")
+        L += _table(["#", "prediction", f"measured (seed {seeds[0]})", "threshold", "verdict",
+                     "by seed"],
+                    [[n, text, v.evidence, v.threshold, f"**{v.verdict}**",
+                      "; ".join(f"{seed}: {w.verdict}" for seed, w in parts)]
+                     for n, text, v, parts in verdict_rows])
     L.append("")
     L.append("Rule when a prediction is checked on several runs or settings: any *not confirmed* "
              "wins, else any *inconclusive*, else any *inconclusive: regime not reached*, else "
              "*confirmed*. Diverged runs make their part inconclusive; runs that did not reach their "
              "regime are not judged.")
     L.append("")
+    L += seeds_section(runs, verdict_rows)
     L += neural_collapse_section(runs)
     flow_runs = [r for r in runs if r["flow"]]
     if flow_runs:
@@ -539,7 +594,7 @@ def write_report(run_dir, manifest, runs, figures, verdict_rows):
                 rad = [x for x in fl[f"radial_res_{k}"] if verdicts._finite(x)]
                 rows.append([k, kind, fl[f"rho_{k}"][0], fl[f"rho_{k}"][-1], verdicts._median(rad),
                              max(late) if late else float("nan"), max(step) if step else float("nan")])
-            L.append(f"**{r['setting']}, init {r['label'][5:]}** ({int(fl['iter'][-1])} steps, tau "
+            L.append(f"**{r['setting']}, init {_init_cell(r)}** ({int(fl['iter'][-1])} steps, tau "
                      f"{fl['tau'][-1]:.4g}; train mode at the end: rho {fl['rho'][-1]:.4g}, rho_eq "
                      f"{fl['rho_eq'][-1]:.4g}, Lemma 1 residual {fl['lemma1_res'][-1]:.3g})")
             L.append("")
@@ -587,16 +642,22 @@ def main(argv):
     figures = []
     for r in runs:
         if r["flow"].get("tau"):
-            figures.append((fig_flow(r, run_dir), f"{r['setting']}, init {r['label'][5:]}: gradient flow"))
+            figures.append((fig_flow(r, run_dir), f"{r['setting']}, init {_init_cell(r)}: gradient flow"))
+    # With several seeds the panels show the first seed's runs (one curve per init stays
+    # readable); REPORT.md's seed section gives every seed's final values.
+    seeds = verdicts.seeds_of(runs)
+    shown = seeds[0]
     for setting in dict.fromkeys(r["setting"] for r in runs if not r["flow"]):
-        group = [r for r in runs if r["setting"] == setting and r["series"].get("iter")]
+        group = [r for r in runs if r["setting"] == setting and r["series"].get("iter")
+                 and (len(seeds) == 1 or r["seed"] == shown)]
         if not group:
             print(f"report.py: {setting}: no observations, no figures", file=sys.stderr)
             continue
+        of_seed = f" (seed {shown} of {len(seeds)} seeds)" if len(seeds) > 1 else ""
         for fn, caption in PANELS:
-            figures.append((fn(group, run_dir, setting), f"{setting}: {caption}"))
+            figures.append((fn(group, run_dir, setting), f"{setting}: {caption}{of_seed}"))
     figures.append((fig_summary([r for r in runs if not r["flow"]], run_dir), "All runs: final test error vs final rho (prediction 9)"))
-    write_report(run_dir, manifest, runs, figures, verdicts.all_verdicts(runs))
+    write_report(run_dir, manifest, runs, figures, verdicts.verdicts_by_seed(runs))
     print(f"report.py: wrote {os.path.join(run_dir, 'REPORT.md')} and {len(figures)} figures")
     return 0
 

@@ -42,8 +42,9 @@ settings_plan make_settings(const paper_cli::options& o) {
 }
 
 nlohmann::json to_json(const planned_run& r) {
-  return {{"setting", r.setting}, {"init", r.init},     {"index", r.index},    {"folder", r.folder},
-          {"name", r.name},       {"resume", r.resume}, {"attempt", r.attempt}};
+  return {{"setting", r.setting}, {"init", r.init},     {"index", r.index},     {"seed", r.seed},
+          {"folder", r.folder},   {"name", r.name},     {"title", r.title},     {"resume", r.resume},
+          {"attempt", r.attempt}};
 }
 
 planned_run planned_run_from(const nlohmann::json& j) {
@@ -51,8 +52,10 @@ planned_run planned_run_from(const nlohmann::json& j) {
   r.setting = j.at("setting").get<std::size_t>();
   r.init = j.at("init").get<std::size_t>();
   r.index = j.at("index").get<std::size_t>();
+  r.seed = j.at("seed").get<std::uint64_t>();
   r.folder = j.at("folder").get<std::string>();
   r.name = j.at("name").get<std::string>();
+  r.title = j.at("title").get<std::string>();
   r.resume = j.at("resume").get<bool>();
   r.attempt = j.at("attempt").get<int>();
   return r;
@@ -68,6 +71,9 @@ outcome train_run(const context& c, const planned_run& t, const std::function<vo
   if (attempt > 0 && c.plan.lr_overridden) f.lr = s.lr;  // the override names the lr to use
   paper::run_options r = c.ro;
   r.resume = t.resume;
+  r.seed = t.seed;
+  r.folder = t.folder;
+  r.title = t.title;
   auto start_attempt = [&] {
     if (!r.resume) fs::remove_all(c.ro.out / t.folder);  // what an earlier attempt left
     nlohmann::json change = extra.is_object() ? extra : nlohmann::json::object();
@@ -84,8 +90,8 @@ outcome train_run(const context& c, const planned_run& t, const std::function<vo
       f.fallback_from = s.lr;
       ++attempt;
       r.resume = false;
-      std::printf("[%s, init %s] the paper's lr %g diverged; running again with lr %g "
-                  "(--fallback-lr-factor)\n", s.name.c_str(), s.init_labels[t.init].c_str(), s.lr, f.lr);
+      std::printf("%s the paper's lr %g diverged; running again with lr %g (--fallback-lr-factor)\n",
+                  t.title.c_str(), s.lr, f.lr);
       start_attempt();
       ok = paper::run_one(f, t.init, c.data, r);
     }

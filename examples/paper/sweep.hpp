@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -33,7 +34,8 @@ paper::data_request data_request_of(const paper_cli::options& o);
 // One run to train: `index` is its place in the manifest's runs.
 struct planned_run {
   std::size_t setting = 0, init = 0, index = 0;
-  std::string folder, name;
+  std::uint64_t seed = 1;
+  std::string folder, name, title;  // paper::run_folder(), run_name() and run_title()
   bool resume = false;  // continues from its checkpoint
   int attempt = 0;      // 0: the setting's lr; k: lr x fallback^k (--fallback-lr-factor)
 };

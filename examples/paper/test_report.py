@@ -8,6 +8,7 @@ end-to-end run of report.py on a tiny synthetic run folder.
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -311,9 +312,12 @@ COLUMNS = ["epoch", "iter", "lr", "train_loss", "test_loss", "train_error", "tes
            "nc2_cos", "nc3", "nc4", "residual", "seconds", "norm_1", "norm_2", "norm_3", "norm_4"]
 
 
-def write_synthetic_run(root, setting, bn, wd, init, rows=6):
-    d = os.path.join(root, setting, f"init_{init}")
+def write_synthetic_run(root, setting, bn, wd, init, rows=6, seed=None):
+    """A run folder as paper writes it; with a seed, in <setting>/init_<init>/seed_<seed> and
+    with values that depend on the seed."""
+    d = os.path.join(root, setting, f"init_{init}", *([f"seed_{seed}"] if seed is not None else []))
     os.makedirs(d)
+    shift = 0.0 if seed is None else 0.01 * seed
     obs, margins = [], []
     for i in range(rows):
         it = 0 if i == 0 else 10 ** i
@@ -321,7 +325,8 @@ def write_synthetic_run(root, setting, bn, wd, init, rows=6):
         rho = init * (1 + t) if not bn else 0.5 + 0.1 * t
         mm = 0.1 + t
         row = {"epoch": it / 100.0, "iter": it, "lr": 0.1, "train_loss": 1 - 0.9 * t,
-               "test_loss": 1 - 0.8 * t, "train_error": 0.5 * (1 - t), "test_error": 0.5 - 0.3 * t + init / 100,
+               "test_loss": 1 - 0.8 * t, "train_error": 0.5 * (1 - t),
+               "test_error": 0.5 - 0.3 * t + init / 100 + shift,
                "rho": rho, "rho_all": rho * init ** 3, "rho_bn": rho * 2, "rho_eq": rho * 1.05,
                "rho_eq0": rho * 1.1, "sum_yf": -1 if i == 0 else 10 * t, "sum_f2": 5 * t + 0.01,
                "mean_abs_f": 0.01 + t, "margin_min": -0.5 + t, "margin_mean": mm, "margin_std": 0.5,
@@ -346,6 +351,8 @@ def write_synthetic_run(root, setting, bn, wd, init, rows=6):
                "scale_invariant_layers": [1, 2, 3] if bn else [], "factoring_layers": [4] if bn else [1, 2, 3, 4],
                "final": dict(zip(COLUMNS, obs[-1]))}
     summary["meta"] = {"setting": setting, "arch": "fc4", "bn": bn, "wd": wd, "init": init}
+    if seed is not None:
+        summary["meta"]["seed"] = seed
     summary["config"] = {"weight_decay": wd, "momentum": 0.9, "batch": 128, "lr": 0.1, "loss": "square"}
     with open(os.path.join(d, "summary.json"), "w") as fh:
         json.dump(summary, fh)
@@ -477,10 +484,92 @@ class TestManifestRuns(unittest.TestCase):
 
     def test_folder_outside_refused(self):
         with tempfile.TemporaryDirectory() as tmp:
-            for bad in ("../x/init_1", "/tmp/init_1", "plain/../../init_1", "plain/init_1/deeper"):
+            for bad in ("../x/init_1", "/tmp/init_1", "plain/../../init_1", "plain/init_1/deeper",
+                        "plain/init_1/seed_", "plain/x/seed_1", "plain/init_1/seed_1/x"):
                 self._manifest(tmp, [{"setting": "plain", "folder": bad, "status": "finished"}])
                 with self.assertRaisesRegex(ValueError, "is not <setting>/init_<scale>"):
                     report.load_runs(tmp)
+
+
+class TestSeeds(unittest.TestCase):
+    """--seeds N: each prediction judged per seed, combined; mean and spread over seeds."""
+
+    def _p1(self, seed, rhos):
+        return [dict(bnwd(i, final={"rho": r, "test_error": 0.1}), seed=seed) for i, r in zip((0.1, 1, 5), rhos)]
+
+    def test_a_prediction_is_confirmed_only_if_every_seed_confirms_it(self):
+        agree = self._p1(1, (0.55, 0.6, 0.7))
+        against = self._p1(2, (0.5, 0.6, 2.0))  # spread 4 > 1.5
+        rows = V.verdicts_by_seed(agree + against)
+        n, _, combined, parts = rows[0]
+        self.assertEqual(n, 1)
+        self.assertEqual([(s, v.verdict) for s, v in parts], [(1, C), (2, N)])
+        self.assertEqual(combined.verdict, N)
+        self.assertEqual(combined.evidence, V.prediction_1(agree).evidence)  # the first seed's
+        # seeds judged apart: pooled, the two seeds' runs at one init would not be told apart
+        self.assertEqual(V.verdicts_by_seed(agree + self._p1(3, (0.6, 0.65, 0.7)))[0][2].verdict, C)
+        # no seed recorded (a sweep of one seed from an older paper): one group
+        self.assertEqual(V.seeds_of([bnwd(1)]), [None])
+        self.assertEqual([v.verdict for _, _, v, _ in V.verdicts_by_seed([bnwd(1)])],
+                         [v.verdict for _, _, v in V.all_verdicts([bnwd(1)])])
+
+    def test_spread(self):
+        runs = [dict(bnwd(1, final={"rho": r, "test_error": e}), seed=s)
+                for s, r, e in ((1, 0.5, 0.10), (2, 0.7, 0.14), (3, 0.9, float("nan")))]
+        runs.append(dict(bnwd(1, diverged=True, final={"rho": 99.0}), seed=4))
+        runs.append(dict(bnwd(5, final={"rho": 0.8}), seed=1))
+        (s1, i1, n1, st1), (s2, i2, n2, st2) = V.seed_spread(runs, ("rho", "test_error"))
+        self.assertEqual((s1, i1, n1, s2, i2, n2), ("fc-bn-wd", 1, 4, "fc-bn-wd", 5, 1))
+        mean, sd, lo, hi, m = st1["rho"]  # the diverged run is left out
+        self.assertAlmostEqual(mean, 0.7)
+        self.assertAlmostEqual(sd, 0.2)
+        self.assertEqual((lo, hi, m), (0.5, 0.9, 3))
+        self.assertEqual(st1["test_error"][4], 2)  # nan is left out
+        self.assertAlmostEqual(st1["test_error"][1], (2 * 0.02 ** 2) ** 0.5)
+        self.assertTrue(math.isnan(st2["rho"][1]))  # one value: no spread
+
+    def test_report_of_several_seeds(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = []
+            for n, b, w in (("fc-bn-wd", True, 0.01), ("plain", False, 0.0)):
+                for init in ("0.1", "5"):
+                    for seed in (7, 8):
+                        write_synthetic_run(tmp, n, b, w, float(init) if init != "5" else 5, seed=seed)
+                        runs.append({"setting": n, "init": init, "seed": seed, "status": "finished",
+                                     "folder": f"{n}/init_{init}/seed_{seed}"})
+            write_synthetic_run(tmp, "flow-bn-wd", True, 0.01, 1, seed=7)
+            runs.append({"setting": "flow-bn-wd", "init": "1", "seed": 7, "status": "finished",
+                         "folder": "flow-bn-wd/init_1/seed_7"})
+            fl = flow_run("flow-bn-wd", True, 0.01)["flow"]
+            with open(os.path.join(tmp, "flow-bn-wd", "init_1", "seed_7", "flow.csv"), "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(list(fl))
+                w.writerows(zip(*fl.values()))
+            with open(os.path.join(tmp, "manifest.json"), "w") as fh:
+                json.dump({"program": "paper", "settings": [], "seeds": [7, 8], "runs": runs}, fh)
+            _, loaded = report.load_runs(tmp)
+            self.assertEqual([(r["label"], r["seed"]) for r in loaded][:2], [("init_0.1", 7), ("init_0.1", 8)])
+            p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), tmp], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(os.path.join(tmp, "REPORT.md")) as fh:
+                text = fh.read()
+            rows = [ln for ln in text.split("## Seeds")[0].split("## Predictions")[1].splitlines()
+                    if ln.startswith("| ") and ln.split("|")[1].strip().isdigit()]
+            self.assertEqual(len(rows), 9)
+            for ln in rows:
+                self.assertRegex(ln, r"\| 7: [a-z: ]+; 8: [a-z: ]+ \|$")
+            seeds = text.split("## Seeds")[1].split("\n## ")[0]
+            self.assertIn("with 2 seeds (7, 8)", seeds)
+            # final test error of fc-bn-wd at init 0.1: 0.2 + 0.001 + 0.01 * seed -> 0.271 and 0.281
+            row = [ln for ln in seeds.splitlines() if ln.startswith("| fc-bn-wd | 0.1 |")]
+            self.assertEqual(len(row), 1, seeds)
+            self.assertIn("0.276 ± 0.0071 [0.271, 0.281]", row[0])
+            self.assertIn("| 0.1, seed 8 |", text)  # tables name the seed
+            names = sorted(os.listdir(os.path.join(tmp, "figures")))
+            # the panels show the first seed; the summary figure every run; the flow run its own
+            self.assertEqual(len(names), 2 * 6 + 1 + 1, names)
+            self.assertIn("flow-bn-wd-init_1-seed_7-flow.png", names)
+            self.assertIn("(seed 7 of 2 seeds)", text)
 
 
 def main():

@@ -11,7 +11,8 @@ and returns a ``Verdict(verdict, evidence, threshold)``. A run dict is small:
      "diverged": False,
      "final": {"rho": .., "test_error": .., ...},   # last observation (summary.json "final")
      "series": {"iter": [..], "rho": [..], "rho_eq": [..], "norm_1": [..], ...},  # observations.csv
-     "scale_invariant_layers": [1, 2, 3]}           # 1-based, into norm_1..norm_K
+     "scale_invariant_layers": [1, 2, 3],           # 1-based, into norm_1..norm_K
+     "seed": 1}                      # optional: the run's seed, when the sweep has several
 
 Only the keys a prediction needs must be present. Every threshold is a named constant below;
 report.py prints them.
@@ -26,6 +27,10 @@ Combination rule when a prediction is checked on several runs or settings: any "
 confirmed" wins, else any "inconclusive", else any "inconclusive: regime not reached", else
 "confirmed" (a failure on the runs that could be judged is evidence against, whatever
 happened to the others).
+
+Several seeds (``paper --seeds N``): every prediction is judged on each seed's runs alone
+(``verdicts_by_seed``), and the verdicts of the seeds combine by the same rule: a prediction
+is confirmed only if it is confirmed for every seed.
 """
 
 import math
@@ -113,7 +118,8 @@ def _fmt(x):
 
 
 def _label(run):
-    return f"{run.get('setting', '?')}@{_fmt(run.get('init'))}"
+    seed = f"#seed{run['seed']}" if run.get("label_seed") and "seed" in run else ""
+    return f"{run.get('setting', '?')}@{_fmt(run.get('init'))}{seed}"
 
 
 def _final(run, key):
@@ -683,3 +689,60 @@ def all_verdicts(runs):
     gradient-flow runs (those have checks of their own: flow_check_rows)."""
     sgd = [r for r in runs if not r.get("flow")]
     return [(i + 1, PREDICTIONS[i + 1], f(sgd)) for i, f in enumerate(ALL)]
+
+
+# ---- several seeds ---------------------------------------------------------------------
+def seeds_of(runs):
+    """The seeds of the runs, in increasing order ([None] when the runs record none)."""
+    seeds = sorted({r["seed"] for r in runs if r.get("seed") is not None})
+    return seeds or [None]
+
+
+def _of_seed(runs, seed):
+    return [r for r in runs if r.get("seed") == seed] if seed is not None else list(runs)
+
+
+def _worst(verdicts):
+    """The combination rule of _combine, on verdicts alone."""
+    return next((w for w in (NOT_CONFIRMED, INCONCLUSIVE, NOT_REACHED) if w in verdicts), CONFIRMED)
+
+
+def verdicts_by_seed(runs):
+    """[(number, prediction text, combined Verdict, [(seed, Verdict)])]: each prediction judged
+    on the runs of every seed alone, then combined by the rule of _combine (confirmed only if
+    every seed confirms it). The combined Verdict's evidence is the first seed's."""
+    per_seed = [(seed, all_verdicts(_of_seed(runs, seed))) for seed in seeds_of(runs)]
+    rows = []
+    for i in range(len(ALL)):
+        parts = [(seed, rows_[i][2]) for seed, rows_ in per_seed]
+        first = parts[0][1]
+        combined = Verdict(_worst([v.verdict for _, v in parts]), first.evidence, first.threshold)
+        rows.append((i + 1, PREDICTIONS[i + 1], combined, parts))
+    return rows
+
+
+SEED_SPREAD_KEYS = ("train_error", "test_error", "rho", "rho_eq", "rho_margin_mean", "margin_cv")
+
+
+def seed_spread(runs, keys=SEED_SPREAD_KEYS):
+    """Mean and spread over seeds of the final values, per setting and init: [(setting, init,
+    runs, {key: (mean, sample std, min, max, n)})], in the runs' order. A diverged run or a
+    missing value is left out of that key (n counts the runs that have it); the std of one
+    value is nan."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r.get("setting", "?"), r.get("init")), []).append(r)
+    out = []
+    for (setting, init), group in groups.items():
+        stats = {}
+        for k in keys:
+            xs = [v for v in (_final(r, k) for r in group if not r.get("diverged")) if _finite(v)]
+            if not xs:
+                stats[k] = (float("nan"),) * 4 + (0,)
+                continue
+            mean = sum(xs) / len(xs)
+            sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else float("nan")
+            stats[k] = (mean, sd, min(xs), max(xs), len(xs))
+        out.append((setting, init, len(group), stats))
+    return out
+

@@ -9,6 +9,7 @@
 //    optimizer's step, which runs on every process, gives every process the same weights.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <stdexcept>
