@@ -105,7 +105,7 @@ outcome<Options> run(Options (*parse)(int, const char* const*), const std::vecto
 const std::vector<const char*> poison_paper = {
     "paper", "--experiment", "custom,plain", "--preset", "paper", "--width", "512", "--arch", "conv4", "--bn", "off",
     "--init", "2,3", "--lr", "0.3", "--fallback-lr-factor", "0.5", "--momentum", "0.5", "--wd", "0.5", "--epochs",
-    "7", "--batch", "9", "--seed", "7", "--data", "cifar10:x", "--classes", "3,8", "--outputs", "2",
+    "7", "--batch", "9", "--seed", "7", "--seeds", "4", "--data", "cifar10:x", "--classes", "3,8", "--outputs", "2",
     "--limit-train", "5", "--limit-test", "6", "--jobs", "3", "--threads", "2", "--out", "o2", "--resume",
     "--override", "lr=0.2", "--no-report", "--quiet"};
 const std::vector<const char*> poison_train_binary = {

@@ -88,7 +88,8 @@ put("cli", "paper-default", cmd("paper", "--quiet"))
 put("cli", "paper-custom", cmd("paper", "--experiment", "custom,plain", "--arch", "fc4", "--bn", "off", "--wd",
                                "0.01", "--init", "0.1,1e-1,5", "--classes", "3,5", "--seed", "18446744073709551615"))
 put("cli", "paper-numbers", cmd("paper", "--lr", "0.05", "--momentum", "0", "--epochs", "3", "--batch", "64",
-                                "--limit-train=256", "--fallback-lr-factor", "0.1", "--out", "o", "--resume"))
+                                "--limit-train=256", "--fallback-lr-factor", "0.1", "--out", "o", "--resume",
+                                "--seeds", "3"))
 put("cli", "train-binary", cmd("train_binary", "--epochs", "2", "--class-a", "0", "--class-b", "9", "--lr", "1e-2",
                                "--checkpoint-dir", "c", "--checkpoint-every", "2", "--keep-checkpoints", "0",
                                "--resume"))
