@@ -411,6 +411,36 @@ def fig_summary(runs, run_dir):
     return _save(fig, run_dir, "summary-rho-vs-test-error.png")
 
 
+def fig_seeds(runs, run_dir):
+    """Several seeds: the final values of every setting and init, one point per seed, and
+    their mean with one sample standard deviation either side."""
+    keys = (("rho", "final rho"), ("test_error", "final test error"), ("train_error", "final train error"))
+    groups = verdicts.seed_spread(runs, [k for k, _ in keys])
+    fig, ax = _grid(1, len(keys), f"Final values over {len(verdicts.seeds_of(runs))} seeds "
+                    "(dots: seeds; bars: mean ± sample standard deviation)")
+    names = [f"{setting}\ninit {_cell(init)}" for setting, init, _, _ in groups]
+    for panel, (key, title) in enumerate(keys):
+        a = ax[0][panel]
+        for i, (setting, init, _, stats) in enumerate(groups):
+            ys = [verdicts._final(r, key) for r in runs
+                  if r["setting"] == setting and r["init"] == init and not r["diverged"]]
+            ys = [y for y in ys if y is not None and math.isfinite(y)]
+            a.scatter([i] * len(ys), ys, s=12, color="C0", alpha=0.6)
+            mean, sd = stats[key][0], stats[key][1]
+            if math.isfinite(mean):
+                a.errorbar([i + 0.2], [mean], yerr=[[sd if math.isfinite(sd) else 0]] * 2, fmt="s", color="C3",
+                           ms=4, capsize=3)
+        a.set_xticks(range(len(names)))
+        few = len(names) <= 6
+        a.set_xticklabels(names, fontsize=7 if few else 6, rotation=0 if few else 60, ha="center" if few else "right")
+        a.set_xlim(-0.5, len(names) - 0.3)
+        vals = [v for _, _, _, st in groups for v in st[key][2:4] if math.isfinite(v)]
+        if key == "rho" and vals and min(vals) > 0 and max(vals) / min(vals) > 20:
+            a.set_yscale("log")
+        a.set_title(title)
+    return _save(fig, run_dir, "seeds-final-values.png")
+
+
 # ---- REPORT.md -------------------------------------------------------------------------
 def _cell(x):
     """A markdown table cell: numbers short, pipes escaped, no newlines."""
@@ -657,6 +687,9 @@ def main(argv):
         for fn, caption in PANELS:
             figures.append((fn(group, run_dir, setting), f"{setting}: {caption}{of_seed}"))
     figures.append((fig_summary([r for r in runs if not r["flow"]], run_dir), "All runs: final test error vs final rho (prediction 9)"))
+    if len(seeds) > 1:
+        figures.append((fig_seeds([r for r in runs if not r["flow"]], run_dir),
+                        "All settings and inits: final values over the seeds"))
     write_report(run_dir, manifest, runs, figures, verdicts.verdicts_by_seed(runs))
     print(f"report.py: wrote {os.path.join(run_dir, 'REPORT.md')} and {len(figures)} figures")
     return 0

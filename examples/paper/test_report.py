@@ -566,8 +566,10 @@ class TestSeeds(unittest.TestCase):
             self.assertIn("0.276 ± 0.0071 [0.271, 0.281]", row[0])
             self.assertIn("| 0.1, seed 8 |", text)  # tables name the seed
             names = sorted(os.listdir(os.path.join(tmp, "figures")))
-            # the panels show the first seed; the summary figure every run; the flow run its own
-            self.assertEqual(len(names), 2 * 6 + 1 + 1, names)
+            # the panels show the first seed; the summary and seeds figures every run; the flow
+            # run its own
+            self.assertEqual(len(names), 2 * 6 + 1 + 1 + 1, names)
+            self.assertIn("seeds-final-values.png", names)
             self.assertIn("flow-bn-wd-init_1-seed_7-flow.png", names)
             self.assertIn("(seed 7 of 2 seeds)", text)
 
