@@ -65,7 +65,10 @@ dataset<T> make_class_task(const dataset<T>& full, std::span<const int> classes,
   d.width = full.width;
   d.classes = full.classes;
   std::string shown;
-  for (int c : classes) shown += (shown.empty() ? "" : ",") + std::to_string(c);
+  for (int c : classes) {  // appended piece by piece: g++ 12 warns falsely on "," + to_string
+    if (!shown.empty()) shown += ',';
+    shown += std::to_string(c);
+  }
   d.source = full.source + "[" + shown + "]";
   const std::size_t n = keep.size(), dim = full.features(), C = classes.size();
   d.x = matrix<T>::from_shape({n, dim});
