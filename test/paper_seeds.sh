@@ -60,6 +60,16 @@ PY
 grep -qF "has other options: seeds was 3, this command gives 2" log4 || fail "resume mismatch message: $(cat log4)"
 "$paper" "${tiny[@]}" --seed 6 --seeds 2 --out six --resume >log5 2>&1 && fail "--resume of one seed with --seeds 2 was accepted"
 grep -qF "seeds was 1, this command gives 2" log5 || fail "resume mismatch message: $(cat log5)"
+# A sweep written before --seeds (its config has no "seeds") resumes as one seed.
+/usr/bin/python3 - six/manifest.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+del m["config"]["seeds"]
+json.dump(m, open(sys.argv[1], "w"))
+PY
+"$paper" "${tiny[@]}" --seed 6 --jobs 1 --no-report --out six --resume >log5b 2>&1 \
+  || fail "--resume of a sweep from before --seeds: $(cat log5b)"
+[ "$(grep -c 'kept from the earlier run' log5b)" = 2 ] || fail "--resume did not keep the 2 runs: $(cat log5b)"
 "$paper" "${tiny[@]}" --seed 5 --seeds 3 --jobs 2 --no-report --out three --resume >log6 2>&1 \
   || fail "--resume of a finished sweep: $(cat log6)"
 [ "$(grep -c 'kept from the earlier run' log6)" = 6 ] || fail "--resume did not keep the 6 runs: $(cat log6)"
