@@ -52,7 +52,8 @@ void check_paper(const paper_cli::options& o) {
     check(!s.inits.empty() && s.inits.size() == s.init_labels.size());
     for (std::size_t i = 0; i < s.inits.size(); ++i) {
       check(std::isfinite(s.inits[i]) && s.inits[i] > 0);
-      check(s.init_labels[i].find_first_not_of("0123456789.eE-") == std::string::npos);  // a safe folder name
+      // A safe folder name: the characters of a number (an exponent may carry its sign, 1e+0).
+      check(s.init_labels[i].find_first_not_of("0123456789.eE+-") == std::string::npos);
       for (std::size_t j = 0; j < i; ++j) check(s.inits[j] != s.inits[i]);
     }
   }

@@ -148,6 +148,7 @@ expect 2 "paper: --override: lr is given twice" paper --resume --override lr=0.1
 # left but the output folder itself (locked, empty).
 allow=o1
 expect 1 "paper: $work/no-data-here/t10k-images-idx3-ubyte.gz" paper --out o1 --init 1e-1,2.5 --seed 18446744073709551615 --epochs 1
+expect 1 "paper: $work/no-data-here/t10k-images-idx3-ubyte.gz" paper --out o1 --init 1e+0,.5 --epochs 1
 [ -z "$(ls -A o1 | grep -vx .lock)" ] || { echo "FAIL: o1 holds $(ls -A o1)"; failures=$((failures + 1)); }
 rm -rf o1
 allow=o2
