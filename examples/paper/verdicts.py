@@ -227,9 +227,7 @@ def _combine(parts, threshold, empty_reason):
     """Merge per-run/per-setting (verdict, evidence) pairs into one Verdict."""
     if not parts:
         return Verdict(INCONCLUSIVE, empty_reason, threshold)
-    verdicts = [v for v, _ in parts]
-    v = next((w for w in (NOT_CONFIRMED, INCONCLUSIVE, NOT_REACHED) if w in verdicts), CONFIRMED)
-    return Verdict(v, "; ".join(e for _, e in parts), threshold)
+    return Verdict(_worst([v for v, _ in parts]), "; ".join(e for _, e in parts), threshold)
 
 
 def _spread(values):
@@ -703,7 +701,7 @@ def _of_seed(runs, seed):
 
 
 def _worst(verdicts):
-    """The combination rule of _combine, on verdicts alone."""
+    """The combination rule (module docstring) on a list of verdicts."""
     return next((w for w in (NOT_CONFIRMED, INCONCLUSIVE, NOT_REACHED) if w in verdicts), CONFIRMED)
 
 
