@@ -36,25 +36,34 @@ PYTORCH_CONFIGS = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
 
 _TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
+# Small-batch latency rows (one thread): FC4-BN widths and batch sizes, both sides.
+LATENCY_WIDTHS = (256, 512)
+LATENCY_BATCHES = (1, 4, 16)
+
 
 # ----------------------------------------------------------------------------- rhonet side
 
 def parse_run_name(name):
-    """'fc4_bn_epoch/W:256/blas_threads:1[/real_time...]' -> ('fc4_bn_epoch', W, threads).
+    """'fc4_bn_epoch/W:256/blas_threads:1[/real_time...]' -> ('fc4_bn_epoch', W, threads, batch).
     Google Benchmark may append '/real_time', '/iterations:1', '/repeats:5' and the like;
-    parts that are not W or blas_threads are ignored."""
+    parts that are not W, blas_threads or batch are ignored. The latency rows run on one
+    thread and carry no blas_threads: their threads are 1."""
     parts = name.split("/")
     params = dict(p.split(":", 1) for p in parts[1:] if ":" in p)
     try:
         w = int(params["W"]) if "W" in params else None
         t = int(params["blas_threads"]) if "blas_threads" in params else None
+        b = int(params["batch"]) if "batch" in params else None
     except ValueError:
         return None
-    return parts[0], w, t
+    if t is None and ("latency" in parts[0] or "weight_stream" in parts[0]):
+        t = 1
+    return parts[0], w, t, b
 
 
 def parse_gbench(doc):
-    """Google Benchmark JSON -> {(bench, W, threads): {"median", "min", "max"} in seconds}.
+    """Google Benchmark JSON -> {(bench, W, threads, batch): {"median", "min", "max"} in
+    seconds, plus "allocs" (the median row's allocs/step or allocs/call counter) when present}.
 
     Uses the aggregate rows (median/min/max); when a run has no aggregates (repetitions 1),
     its iteration rows stand in for all three. Rows that are errors or unparsable are skipped.
@@ -72,6 +81,10 @@ def parse_gbench(doc):
             agg = b.get("aggregate_name")
             if agg in ("median", "min", "max"):
                 aggregates.setdefault(key, {})[agg] = seconds
+            if agg == "median":
+                for counter in ("allocs/step", "allocs/call"):
+                    if counter in b:
+                        aggregates.setdefault(key, {})["allocs"] = float(b[counter])
         else:
             iterations.setdefault(key, []).append(seconds)
     out = {}
@@ -90,8 +103,12 @@ def parse_gbench(doc):
 def rhonet_filter(widths, threads):
     w = "|".join(str(v) for v in widths)
     t = "|".join(str(v) for v in threads)
-    return (f"^(fc4_bn_epoch|fc4_bn_gemm_only|fc4_bn_inference)/W:({w})/blas_threads:({t})(/|$)"
-            f"|^conv4_bn_epoch/blas_threads:({t})(/|$)")
+    lat = "|".join(str(v) for v in LATENCY_WIDTHS)
+    b = "|".join(str(v) for v in LATENCY_BATCHES)
+    return (f"^(fc4_bn_epoch|fc4_bn_gemm_only|fc4_bn_inference|fc4_bn_step)/W:({w})/blas_threads:({t})(/|$)"
+            f"|^(conv4_bn_epoch|conv4_bn_step)/blas_threads:({t})(/|$)"
+            f"|^fc4_bn_latency/W:({lat})/batch:({b})(/|$)|^fc4_bn_weight_stream/W:({lat})(/|$)"
+            f"|^conv4_bn_latency/batch:({b})(/|$)|^conv4_bn_weight_stream(/|$)")
 
 
 def run_rhonet(args, env):
@@ -161,6 +178,9 @@ def run_pytorch(args, base_env):
                    "--widths", ",".join(map(str, args.widths)),
                    "--epochs", str(args.repetitions), "--nets", "fc4_bn,conv4_bn",
                    "--inference-widths", ",".join(str(w) for w in args.widths if w == 256),
+                   # latency runs on one thread whatever t is: measured in the first runs only
+                   "--latency-widths", ",".join(map(str, LATENCY_WIDTHS)) if t == args.threads[0] else "",
+                   "--latency-batches", ",".join(map(str, LATENCY_BATCHES)),
                    "--json", out_file]
             print(f"+ [{config}] " + " ".join(cmd), flush=True)
             remove_stale(out_file)
@@ -186,7 +206,7 @@ def best_pytorch(docs):
     best = {}
     for doc in docs:
         for r in doc.get("results", []):
-            key = (r.get("bench"), r.get("W"), r.get("threads"))
+            key = (r.get("bench"), r.get("W"), r.get("threads"), r.get("batch"))
             if "median" not in r:
                 continue
             if key not in best or r["median"] < best[key]["median"]:
@@ -196,32 +216,67 @@ def best_pytorch(docs):
 
 # ----------------------------------------------------------------------------- report
 
-def fmt_time(row):
+def fmt_time(row, scale=1.0, digits=3):
     if not row:
         return "n/a"
-    return f"{row['median']:.3f} ({row.get('min', float('nan')):.3f}, " \
-           f"{row.get('max', float('nan')):.3f})"
+    return f"{row['median'] * scale:.{digits}f} ({row.get('min', float('nan')) * scale:.{digits}f}, " \
+           f"{row.get('max', float('nan')) * scale:.{digits}f})"
 
 
-def speedup_target(bench, w, t):
-    """Minimum speed-up PyTorch/rhonet the issue asks for, or None."""
-    if bench == "fc4_bn_epoch":
-        if t == 2:
-            return 2.0 if w in (256, 512) else 1.3 if w == 1024 else None
-        if t == 1:
-            return 1.3
-        return None
-    if bench == "conv4_bn_epoch":
-        return 1.2
-    if bench == "fc4_bn_inference" and w == 256:
-        return 2.0
-    return None
+def ratio_of(a, b):
+    """a / b of two rows' medians, or None."""
+    return a["median"] / b["median"] if a and b and b["median"] > 0 else None
 
 
 def verdict(value, ok):
     if value is None:
         return "n/a"
     return "met" if ok else "**missed**"
+
+
+def target_rows(rh, pt):
+    """The performance targets, one row each: what is measured, its value, the target and
+    whether it is met. Every value is a ratio of medians measured in this run (or a count)."""
+    rows = []
+
+    def add(label, value, target, at_most, fmt="{:.3f}"):
+        ok = value is not None and (value <= target if at_most else value >= target)
+        rows.append({"row": label, "value": value, "shown": "n/a" if value is None else fmt.format(value),
+                     "target": ("<= " if at_most else ">= ") + fmt.format(target),
+                     "status": verdict(value, ok)})
+
+    for w in (512, 1024):
+        for t in (1, 2):
+            add(f"FC4-BN epoch / its GEMM-only time, W {w}, {t} thread{'s' if t > 1 else ''}",
+                ratio_of(rh.get(("fc4_bn_epoch", w, t, None)), rh.get(("fc4_bn_gemm_only", w, t, None))),
+                1.12, True)
+    add("FC4-BN epoch vs PyTorch, W 512, 2 threads (PyTorch / rhonet)",
+        ratio_of(pt.get(("fc4_bn_epoch", 512, 2, None)), rh.get(("fc4_bn_epoch", 512, 2, None))),
+        1.5, False, "{:.2f}x")
+    for t in (1, 2):
+        add(f"Conv4-BN epoch vs PyTorch (oneDNN), {t} thread{'s' if t > 1 else ''}",
+            ratio_of(pt.get(("conv4_bn_epoch", None, t, None)), rh.get(("conv4_bn_epoch", None, t, None))),
+            1.2, False, "{:.2f}x")
+    add("Conv4-BN epoch, 2 threads / 1 thread",
+        ratio_of(rh.get(("conv4_bn_epoch", None, 2, None)), rh.get(("conv4_bn_epoch", None, 1, None))),
+        0.6, True)
+    for net, w, eager, traced in (("fc4_bn", 256, 4.0, 2.0), ("conv4_bn", None, 3.0, 1.5)):
+        label = "FC4-BN W=256" if net == "fc4_bn" else "Conv4-BN"
+        r = rh.get((f"{net}_latency", w, 1, 1))
+        add(f"{label} batch-1 latency vs PyTorch eager (no_grad)",
+            ratio_of(pt.get((f"{net}_latency_eager", w, 1, 1)), r), eager, False, "{:.2f}x")
+        add(f"{label} batch-1 latency vs PyTorch traced (jit.trace + freeze)",
+            ratio_of(pt.get((f"{net}_latency_traced", w, 1, 1)), r), traced, False, "{:.2f}x")
+    add("FC4-BN W=512 batch-1 latency / weight-streaming bound",
+        ratio_of(rh.get(("fc4_bn_latency", 512, 1, 1)), rh.get(("fc4_bn_weight_stream", 512, 1, None))),
+        1.5, True)
+    steps = [r.get("allocs") for k, r in rh.items() if k[0] in ("fc4_bn_step", "conv4_bn_step")]
+    calls = [r.get("allocs") for k, r in rh.items() if k[0] in ("fc4_bn_latency", "conv4_bn_latency")]
+    for label, counts in (("heap allocations per steady-state step (most over the step rows)", steps),
+                          ("heap allocations per predict() (most over the latency rows)", calls)):
+        counts = [c for c in counts if c is not None]
+        add(label, max(counts) if counts else None, 0, True, "{:g}")
+    return rows
 
 
 def build_tables(rh, pt, widths, threads):
@@ -233,27 +288,28 @@ def build_tables(rh, pt, widths, threads):
         rows.append(("fc4_bn_inference", 256, t))
     main, gemm = [], []
     for bench, w, t in rows:
-        r, p = rh.get((bench, w, t)), pt.get((bench, w, t))
-        g = rh.get(("fc4_bn_gemm_only", w, t)) if bench == "fc4_bn_epoch" else None
-        speedup = p["median"] / r["median"] if r and p and r["median"] > 0 else None
-        target = speedup_target(bench, w, t)
-        main.append({
-            "bench": bench, "W": w, "threads": t, "rhonet": r, "gemm_only": g, "pytorch": p,
-            "speedup": speedup, "target": target,
-            "status": verdict(speedup, target is not None and speedup is not None
-                              and speedup >= target) if target else "—"})
+        r, p = rh.get((bench, w, t, None)), pt.get((bench, w, t, None))
+        g = rh.get(("fc4_bn_gemm_only", w, t, None)) if bench == "fc4_bn_epoch" else None
+        main.append({"bench": bench, "W": w, "threads": t, "rhonet": r, "gemm_only": g, "pytorch": p,
+                     "speedup": ratio_of(p, r)})
         if bench == "fc4_bn_epoch":
-            ratio = r["median"] / g["median"] if r and g and g["median"] > 0 else None
-            limit = 1.1 if w == 1024 else None
-            gemm.append({"W": w, "threads": t, "rhonet": r, "gemm_only": g, "ratio": ratio,
-                         "target": limit,
-                         "status": verdict(ratio, ratio is not None and ratio <= 1.1)
-                         if limit else "—"})
-    return main, gemm
+            gemm.append({"W": w, "threads": t, "rhonet": r, "gemm_only": g, "ratio": ratio_of(r, g)})
+    latency = []
+    for net, ws in (("fc4_bn", LATENCY_WIDTHS), ("conv4_bn", (None,))):
+        for w in ws:
+            bound = rh.get((f"{net}_weight_stream", w, 1, None))
+            for b in LATENCY_BATCHES:
+                r = rh.get((f"{net}_latency", w, 1, b))
+                eager = pt.get((f"{net}_latency_eager", w, 1, b))
+                traced = pt.get((f"{net}_latency_traced", w, 1, b))
+                latency.append({"net": net, "W": w, "batch": b, "rhonet": r, "bound": bound,
+                                "eager": eager, "traced": traced, "vs_eager": ratio_of(eager, r),
+                                "vs_traced": ratio_of(traced, r), "vs_bound": ratio_of(r, bound)})
+    return main, gemm, latency
 
 
 NET_LABEL = {"fc4_bn_epoch": "FC4-BN epoch", "conv4_bn_epoch": "Conv4-BN epoch",
-             "fc4_bn_inference": "FC4-BN inference"}
+             "fc4_bn_inference": "FC4-BN inference", "fc4_bn": "FC4-BN", "conv4_bn": "Conv4-BN"}
 
 
 def load_warning(rh_doc, pt_docs):
@@ -269,35 +325,54 @@ def load_warning(rh_doc, pt_docs):
             + ", ".join(busy) + "); rerun on a quiet machine before reading the verdicts.", ""]
 
 
-def markdown(main, gemm, env_lines, repetitions, warning=()):
+def fmt_ratio(v, suffix=""):
+    return f"{v:.2f}{suffix}" if v is not None else "n/a"
+
+
+def markdown(targets, main, gemm, latency, env_lines, repetitions, warning=()):
     out = ["# rhonet vs PyTorch", ""] + list(warning) + [
-           f"Seconds per epoch (inference: per pass) over the 12,000 training samples, batch "
-           f"128; median (min, max) of {repetitions} timed runs after warm-up. PyTorch: best of "
-           f"its configurations by median, in brackets. Speed-up = PyTorch / rhonet.", "",
-           "| net | W | threads | rhonet s/epoch median (min, max) | GEMM-only s/epoch "
-           "| PyTorch best s/epoch median (min, max) [config] | speed-up (PyTorch/rhonet) "
-           "| target |",
-           "|---|---|---|---|---|---|---|---|"]
+           "## Targets", "",
+           f"Every value is a ratio of medians of {repetitions} timed runs made by this one "
+           "invocation (same data, threads and OpenBLAS kernels on both sides), or a count.", "",
+           "| row | measured | target | status |", "|---|---|---|---|"]
+    for t in targets:
+        out.append(f"| {t['row']} | {t['shown']} | {t['target']} | {t['status']} |")
+    out += ["", "## Epochs and inference passes", "",
+            f"Seconds per epoch (inference: per pass) over the 12,000 training samples, batch "
+            f"128; median (min, max) of {repetitions} timed runs after warm-up. PyTorch: best of "
+            f"its configurations by median, in brackets. Speed-up = PyTorch / rhonet.", "",
+            "| net | W | threads | rhonet s/epoch median (min, max) | GEMM-only s/epoch "
+            "| PyTorch best s/epoch median (min, max) [config] | speed-up (PyTorch/rhonet) |",
+            "|---|---|---|---|---|---|---|"]
     for m in main:
         p = m["pytorch"]
         pt = f"{fmt_time(p)} [{p['config']}]" if p else "n/a"
         g = f"{m['gemm_only']['median']:.3f}" if m["gemm_only"] else (
             "n/a" if m["bench"] == "fc4_bn_epoch" else "—")
-        sp = f"{m['speedup']:.2f}x" if m["speedup"] is not None else "n/a"
-        tg = f">= {m['target']}x: {m['status']}" if m["target"] else "—"
         out.append(f"| {NET_LABEL[m['bench']]} | {m['W'] or '—'} | {m['threads']} | "
-                   f"{fmt_time(m['rhonet'])} | {g} | {pt} | {sp} | {tg} |")
+                   f"{fmt_time(m['rhonet'])} | {g} | {pt} | {fmt_ratio(m['speedup'], 'x')} |")
+    out += ["", "## Small-batch latency", "",
+            "Microseconds per call on one thread, median (min, max): rhonet's `predict`, PyTorch "
+            "eager under `torch.no_grad()` and PyTorch traced (`torch.jit.trace` then "
+            "`torch.jit.freeze`). Bound: reading every parameter once, in the same binary.", "",
+            "| net | W | batch | rhonet us | bound us | PyTorch eager us | PyTorch traced us "
+            "| eager / rhonet | traced / rhonet | rhonet / bound |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in latency:
+        bound = f"{r['bound']['median'] * 1e6:.1f}" if r["bound"] else "n/a"
+        out.append(f"| {NET_LABEL[r['net']]} | {r['W'] or '—'} | {r['batch']} | "
+                   f"{fmt_time(r['rhonet'], 1e6, 1)} | {bound} | {fmt_time(r['eager'], 1e6, 1)} | "
+                   f"{fmt_time(r['traced'], 1e6, 1)} | {fmt_ratio(r['vs_eager'], 'x')} | "
+                   f"{fmt_ratio(r['vs_traced'], 'x')} | {fmt_ratio(r['vs_bound'])} |")
     out += ["", "## FC4-BN epoch against its GEMM-only bound", "",
-            "The same epoch's sgemm calls alone; ratio = rhonet epoch / GEMM-only (medians). "
-            "Target: within 1.1x at W 1024.", "",
-            "| W | threads | rhonet s/epoch | GEMM-only s/epoch | ratio | target |",
-            "|---|---|---|---|---|---|"]
+            "The same epoch's sgemm calls alone; ratio = rhonet epoch / GEMM-only (medians).", "",
+            "| W | threads | rhonet s/epoch | GEMM-only s/epoch | ratio |",
+            "|---|---|---|---|---|"]
     for g in gemm:
         ratio = f"{g['ratio']:.3f}" if g["ratio"] is not None else "n/a"
-        tg = f"<= 1.1: {g['status']}" if g["target"] else "—"
         r = f"{g['rhonet']['median']:.3f}" if g["rhonet"] else "n/a"
         gg = f"{g['gemm_only']['median']:.3f}" if g["gemm_only"] else "n/a"
-        out.append(f"| {g['W']} | {g['threads']} | {r} | {gg} | {ratio} | {tg} |")
+        out.append(f"| {g['W']} | {g['threads']} | {r} | {gg} | {ratio} |")
     out += ["", "## Environment", ""] + [f"- {line}" for line in env_lines] + [""]
     return "\n".join(out)
 
@@ -423,19 +498,21 @@ def main():
 
     rh = parse_gbench(rh_doc) if rh_doc else {}
     pt = best_pytorch(pt_docs)
-    main_rows, gemm_rows = build_tables(rh, pt, args.widths, args.threads)
+    main_rows, gemm_rows, latency_rows = build_tables(rh, pt, args.widths, args.threads)
+    targets = target_rows(rh, pt)
     env_lines = environment(rh_doc, pt_docs, args, env)
     # Count from the data, not the flag: reused JSON may come from another --repetitions.
     counts = {b.get("repetitions") for b in (rh_doc or {}).get("benchmarks", [])}
     counts |= {d.get("epochs_timed") for d in pt_docs}
     counts.discard(None)
     reps = "/".join(str(c) for c in sorted(counts)) or str(args.repetitions)
-    md = markdown(main_rows, gemm_rows, env_lines, reps,
+    md = markdown(targets, main_rows, gemm_rows, latency_rows, env_lines, reps,
                   load_warning(rh_doc, pt_docs))
     with open(os.path.join(args.out, "comparison.md"), "w") as f:
         f.write(md)
     with open(os.path.join(args.out, "comparison.json"), "w") as f:
-        json.dump({"rows": main_rows, "gemm_only": gemm_rows, "environment": env_lines,
+        json.dump({"targets": targets, "rows": main_rows, "gemm_only": gemm_rows,
+                   "latency": latency_rows, "environment": env_lines,
                    "rhonet_context": (rh_doc or {}).get("context"),
                    "pytorch_runs": [{"config": config_of(d), "env": d.get("env"),
                                      "results": d.get("results")} for d in pt_docs]},

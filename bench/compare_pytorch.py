@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch baseline for rhonet's benchmarks: the same nets, data, hyperparameters
-and thread counts as bench/rhonet_bench, timed per epoch and per inference pass.
+and thread counts as bench/rhonet_bench, timed per epoch, per inference pass and per small-batch call (latency).
 
   compare_pytorch.py [--threads 1,2] [--widths 256,512,1024] [--epochs 5]
                      [--nets fc4_bn,conv4_bn] [--inference-widths 256] [--json OUT]
@@ -229,6 +229,31 @@ def time_inference(model, x, passes):
     return summary(times)
 
 
+LATENCY_CALLS = 400    # calls per timed repetition
+LATENCY_INPUTS = 64    # distinct input batches, cycled (as rhonet_bench's latency rows)
+
+
+def time_latency(model, x, batch, variant, repetitions):
+    """Seconds per call of the eval-mode model on `batch` rows: `eager` under torch.no_grad(),
+    or `traced`, torch.jit.trace then torch.jit.freeze (PyTorch's inference deployment path)."""
+    model.eval()
+    inputs = [x[(i * batch) % (len(x) - batch):][:batch].contiguous() for i in range(LATENCY_INPUTS)]
+    with torch.no_grad():
+        run = model
+        if variant == "traced":
+            run = torch.jit.freeze(torch.jit.trace(model, inputs[0]))
+        for _ in range(3):  # warm-up: the traced graph optimises itself on its first calls
+            for c in inputs:
+                run(c)
+        times = []
+        for _ in range(repetitions):
+            t0 = time.perf_counter()
+            for i in range(LATENCY_CALLS):
+                run(inputs[i % LATENCY_INPUTS])
+            times.append((time.perf_counter() - t0) / LATENCY_CALLS)
+    return summary(times)
+
+
 # ----------------------------------------------------------------------------- main
 
 def int_list(s):
@@ -278,6 +303,10 @@ def main():
                    help="nets to train: fc4_bn, conv4_bn")
     p.add_argument("--inference-widths", type=int_list, default="256",
                    help="FC4-BN widths to time inference for (empty string: none)")
+    p.add_argument("--latency-widths", type=int_list, default="256,512",
+                   help="FC4-BN widths to time small-batch latency for, one thread (empty: none)")
+    p.add_argument("--latency-batches", type=int_list, default="1,4,16",
+                   help="batch sizes of the latency rows")
     p.add_argument("--json", metavar="OUT", help="write the results to this JSON file")
     p.add_argument("--check", action="store_true",
                    help="only train FC4-BN W=256 for 2 epochs and print the loss")
@@ -323,8 +352,10 @@ def main():
     def record(row):
         doc["results"].append(row)
         w = f" W={row['W']}" if "W" in row else ""
-        print(f"{row['bench']}{w} threads={row['threads']}: median {row['median']:.4f} s "
-              f"(min {row['min']:.4f}, max {row['max']:.4f})", flush=True)
+        w += f" batch={row['batch']}" if "batch" in row else ""
+        scale, unit = (1e6, "us") if "latency" in row["bench"] else (1, "s")
+        print(f"{row['bench']}{w} threads={row['threads']}: median {row['median'] * scale:.4f} {unit} "
+              f"(min {row['min'] * scale:.4f}, max {row['max'] * scale:.4f})", flush=True)
         if args.json:  # after every row, so an interrupted sweep keeps what it measured
             doc["loadavg_end"] = list(os.getloadavg())
             os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -347,6 +378,20 @@ def main():
             torch.manual_seed(SEED)
             record({"bench": "fc4_bn_inference", "W": w, "threads": t,
                     **time_inference(fc4_bn(w), x_fc, args.epochs)})
+    # Latency: one thread, eager and traced, FC4-BN of each latency width and Conv4-BN.
+    set_threads(1, lib)
+    latency_nets = [("fc4_bn_latency", w, lambda w=w: fc4_bn(w), x_fc) for w in args.latency_widths]
+    if "conv4_bn" in args.nets and args.latency_widths:
+        latency_nets.append(("conv4_bn_latency", None, conv4_bn, x_conv))
+    for bench, w, make, x in latency_nets:
+        for b in args.latency_batches:
+            for variant in ("eager", "traced"):
+                torch.manual_seed(SEED)
+                row = {"bench": f"{bench}_{variant}", "threads": 1, "batch": b,
+                       **time_latency(make(), x, b, variant, args.epochs)}
+                if w is not None:
+                    row["W"] = w
+                record(row)
     if args.json:
         print(f"wrote {args.json}")
 

@@ -1,5 +1,5 @@
 // Conv4-BN on 1 x 28 x 28 Fashion-MNIST images (the paper's convolutional net): training
-// epoch, steady-state step and inference pass.
+// epoch, steady-state step, inference pass and small-batch latency.
 #include "epoch.hpp"
 
 #include <rhonet/architectures.hpp>
@@ -30,6 +30,12 @@ const bool registered = [] {
   bench::with_stats(benchmark::RegisterBenchmark("conv4_bn_step_in_backward", [](benchmark::State& st) {
     bench::step_benchmark<conv4_bn>(st, bench::image_data(), true);
   }))->ArgName("blas_threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  bench::latency_args(benchmark::RegisterBenchmark("conv4_bn_latency", [](benchmark::State& st) {
+    bench::latency_benchmark<conv4_bn>(st, bench::image_data());
+  }));
+  bench::with_stats(benchmark::RegisterBenchmark("conv4_bn_weight_stream", [](benchmark::State& st) {
+    bench::weight_stream_benchmark<conv4_bn>(st, bench::image_data());
+  }))->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

@@ -16,6 +16,7 @@
 #include <rhonet/init.hpp>
 #include <rhonet/loss.hpp>
 #include <rhonet/optim.hpp>
+#include <rhonet/predict.hpp>
 
 namespace bench {
 
@@ -136,6 +137,61 @@ void inference_benchmark(benchmark::State& st, const rhonet::dataset<float>& dat
   st.counters["samples/s"] = benchmark::Counter(double(data.size()), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["GFLOP/s"] = benchmark::Counter(flops_per_pass * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   st.counters["allocs/pass"] = double(allocations() - a0) / double(st.iterations());
+}
+
+// Latency of rhonet::predict on a small batch (range(0) rows, 1 to 16) with one thread: the
+// inputs cycle through 64 distinct batches of the data set, the network is the trained one
+// of the epoch rows. allocs/call is the zero-allocation guarantee of predict.
+template <class Net>
+void latency_benchmark(benchmark::State& st, const rhonet::dataset<float>& data) {
+  const auto rows = static_cast<std::size_t>(st.range(0));
+  set_blas_threads(1);
+  auto& r = runner<Net>(data);
+  std::vector<rhonet::matrix<float>> xs;
+  for (std::size_t i = 0; i < 64; ++i) {
+    auto x = rhonet::matrix<float>::from_shape({rows, data.features()});
+    const float* from = data.x.data() + (i * rows % (data.size() - rows)) * data.features();
+    std::copy(from, from + x.size(), x.data());
+    xs.push_back(std::move(x));
+  }
+  for (const auto& x : xs) rhonet::predict(*r.net, x);
+  const auto a0 = allocations();
+  std::size_t i = 0;
+  for (auto _ : st) benchmark::DoNotOptimize(rhonet::predict(*r.net, xs[i++ % xs.size()]).data());
+  st.counters["allocs/call"] = double(allocations() - a0) / double(st.iterations());
+  st.counters["samples/s"] = benchmark::Counter(double(rows), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The memory bound of a small-batch forward pass: reading every parameter of the network once
+// (the weights dominate), in 16 independent lanes so that the loop runs at the speed of the
+// loads. Measured in the same binary and conditions as latency_benchmark: the weights stay in
+// whatever cache level holds them between calls, as they do between predict calls.
+template <class Net>
+void weight_stream_benchmark(benchmark::State& st, const rhonet::dataset<float>& data) {
+  set_blas_threads(1);
+  auto& r = runner<Net>(data);
+  const auto params = r.net->parameters();
+  double bytes = 0;
+  for (auto* p : params) bytes += double(p->value.size() * sizeof(float));
+  for (auto _ : st) {
+    float lanes[16] = {};  // local: its address never escapes, so the lanes stay in registers
+    for (auto* p : params) {
+      const float* v = p->value.data();
+      const std::size_t n = p->value.size(), full = n / 16 * 16;
+      for (std::size_t k = 0; k < full; k += 16)
+        for (std::size_t l = 0; l < 16; ++l) lanes[l] += v[k + l];
+      for (std::size_t k = full; k < n; ++k) lanes[0] += v[k];
+    }
+    float sum = 0;
+    for (const float l : lanes) sum += l;
+    benchmark::DoNotOptimize(sum);
+  }
+  st.counters["bytes"] = bytes;
+  st.counters["GB/s"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+inline benchmark::internal::Benchmark* latency_args(benchmark::internal::Benchmark* b) {
+  return with_stats(b)->ArgName("batch")->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMicrosecond);
 }
 
 // The batch sizes of one epoch over n samples (the last one partial).

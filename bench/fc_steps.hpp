@@ -84,6 +84,13 @@ void add_width() {
   bench::with_stats(benchmark::RegisterBenchmark(("fc4_bn_step_in_backward" + w).c_str(), [](benchmark::State& st) {
     bench::step_benchmark<fc4_bn<W>>(st, bench::flat_data(), true);
   }))->ArgName("blas_threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  // Small-batch latency of predict and the memory bound it is compared with.
+  bench::latency_args(benchmark::RegisterBenchmark(("fc4_bn_latency" + w).c_str(), [](benchmark::State& st) {
+    bench::latency_benchmark<fc4_bn<W>>(st, bench::flat_data());
+  }));
+  bench::with_stats(benchmark::RegisterBenchmark(("fc4_bn_weight_stream" + w).c_str(), [](benchmark::State& st) {
+    bench::weight_stream_benchmark<fc4_bn<W>>(st, bench::flat_data());
+  }))->Unit(benchmark::kMicrosecond);
   (void)data;
 }
 

@@ -1,6 +1,6 @@
 // Runtime dispatch (core/dispatch.hpp): the baseline and the AVX2 copies of the dispatched
 // loops (ReLU, batch norm with and without the fused ReLU, every SGD variant, conv2d's im2col
-// and col2im) give bit-identical results on the same data, and RHONET_ISA is read with a
+// and col2im, the small-batch product of eval mode) give bit-identical results on the same data, and RHONET_ISA is read with a
 // clear error. On a CPU without AVX2, or in a build for AVX2 (no dispatch), only the parts
 // that can run are checked.
 #define BOOST_TEST_MODULE rhonet_dispatch
@@ -68,6 +68,13 @@ std::vector<unsigned char> train_bytes(isa kernels, const sgd_options& opt) {
   append(bytes, y.data(), y.size());
   net->backward(r, true);
   append(bytes, net->input_grad().data(), net->input_grad().size());
+  // Small eval-mode batches: the dense layers' small-batch product (core/small_batch.hpp).
+  for (const std::size_t rows : {2, 3, 4, 7, 8}) {
+    matrix<T> xs = matrix<T>::from_shape({rows, Net::input_size});
+    std::copy_n(x.data(), xs.size(), xs.data());
+    const matrix<T>& ys = predict(*net, xs);
+    append(bytes, ys.data(), ys.size());
+  }
   return bytes;
 }
 

@@ -15,6 +15,7 @@
 #include <rhonet/layers/dense.hpp>
 #include <rhonet/layers/input.hpp>
 #include <rhonet/layers/relu.hpp>
+#include <rhonet/layers/weight_norm.hpp>
 #include <rhonet/metrics.hpp>
 #include <rhonet/network.hpp>
 #include <rhonet/predict.hpp>
@@ -136,3 +137,40 @@ BOOST_AUTO_TEST_CASE(predict_is_eval_mode_and_leaves_the_state) {
   BOOST_TEST(std::abs(p1(0, 0) - expected(1, 0)) < 1e-12);
   BOOST_TEST(std::abs(p1(0, 1) - expected(1, 1)) < 1e-12);
 }
+
+// Small eval-mode batches take GEMV (one row) or the small-batch kernel (2 to 8 rows) in the
+// dense layers instead of GEMM: each row's output equals that of a large batch (GEMM) to
+// rounding. Odd sizes everywhere, so that every tail of the kernel's lanes runs; a biased
+// dense and a weight-normalised one, as well as BN+ReLU.
+template <class T>
+void check_small_batches(double tolerance) {
+  using Net = basic_network<T, input<37>, dense<19>, batch_norm<>, relu, weight_norm<dense<23>>, relu,
+                            dense<5, bias::on>>;
+  auto net = std::make_unique<Net>();
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> nd;
+  for (auto* p : net->parameters())
+    for (auto& v : p->value) v = T(nd(rng));
+  matrix<T> x = matrix<T>::from_shape({40, 37});
+  for (auto& v : x) v = T(nd(rng));
+  for (int i = 0; i < 3; ++i) net->forward(x, mode::train);  // running statistics
+  const matrix<T> expected = predict(*net, x);
+  for (const std::size_t rows : {1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+    for (const std::size_t first : {std::size_t(0), std::size_t(40 - rows)}) {
+      matrix<T> xs = matrix<T>::from_shape({rows, 37});
+      std::copy_n(x.data() + first * 37, xs.size(), xs.data());
+      const matrix<T>& got = predict(*net, xs);
+      double worst = 0;
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < 5; ++j) {
+          const double e = expected(first + i, j);
+          worst = std::max(worst, std::abs(double(got(i, j)) - e) / (1 + std::abs(e)));
+        }
+      BOOST_TEST_INFO("rows " << rows << " from " << first);
+      BOOST_TEST(worst < tolerance);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(small_batches_match_the_large_batch_path_double) { check_small_batches<double>(1e-12); }
+BOOST_AUTO_TEST_CASE(small_batches_match_the_large_batch_path_float) { check_small_batches<float>(1e-5); }

@@ -13,6 +13,7 @@
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
+#include <rhonet/core/small_batch.hpp>
 #include <rhonet/core/tensor.hpp>
 #include <rhonet/layers/bias.hpp>
 
@@ -43,10 +44,17 @@ class dense_layer {
 
   void resize(std::size_t) {}
 
-  void forward(const matrix<T>& x, matrix<T>& y, mode) {
+  // Small eval-mode batches stream W once: GEMV for one sample, a few rows with the kernel of
+  // core/small_batch.hpp. Train mode always takes GEMM, whose results the gradient tests pin.
+  void forward(const matrix<T>& x, matrix<T>& y, mode m) {
     const std::size_t batch = x.shape()[0];
-    blas::gemm<T>(false, true, batch, N, fan_in, T(1), x.data(), fan_in, w_.value.data(), fan_in,
-                  T(0), y.data(), N);
+    if (m == mode::eval && batch == 1)
+      blas::gemv<T>(false, N, fan_in, T(1), w_.value.data(), fan_in, x.data(), T(0), y.data());
+    else if (m == mode::eval && batch <= detail::small_batch_max_rows)
+      detail::small_batch_times_wt(x.data(), batch, fan_in, w_.value.data(), N, y.data());
+    else
+      blas::gemm<T>(false, true, batch, N, fan_in, T(1), x.data(), fan_in, w_.value.data(), fan_in,
+                    T(0), y.data(), N);
     if constexpr (has_bias) detail::add_bias_rows(y.data(), batch, N, b_.value.data());
   }
 
