@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """rhonet vs PyTorch: runs bench/rhonet_bench and bench/compare_pytorch.py on the
-same data, hyperparameters and thread counts, and writes OUT/comparison.md (tables, targets,
+same data, hyperparameters and thread counts, and writes OUT/comparison.md (the target table,
+epochs, inference passes, small-batch latency against the weight-streaming bound, the
 environment) next to the raw JSON of both sides.
 
   bench/compare.py [--build build] [--threads 1,2] [--widths 256,512,1024] [--repetitions 5]
