@@ -17,7 +17,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -33,6 +32,14 @@
 #endif
 
 namespace rhonet::detail {
+
+// A job's parts, called by reference: std::function would allocate for the loops' captures,
+// and a training step must not allocate (test_alloc).
+struct part_job {
+  const void* body;
+  void (*call)(const void*, std::size_t);
+  void operator()(std::size_t i) const { call(body, i); }
+};
 
 class thread_pool {
  public:
@@ -56,7 +63,7 @@ class thread_pool {
   // for a worker that has not started: it takes the unclaimed parts itself, so a worker that
   // cannot get a core (OpenBLAS's threads spin on it for a while after a GEMM) costs nothing.
   // False (nothing run) when another thread is using the pool.
-  bool try_run(std::size_t parts, const std::function<void(std::size_t)>& part) {
+  bool try_run(std::size_t parts, const part_job& part) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     while (workers_.size() + 1 < parts) workers_.emplace_back([this, g = generation_.load()] { work(g); });
@@ -104,7 +111,7 @@ class thread_pool {
 
   std::mutex busy_;
   std::vector<std::thread> workers_;
-  const std::function<void(std::size_t)>* job_ = nullptr;
+  const part_job* job_ = nullptr;
   std::atomic<std::uint64_t> claims_{0};
   std::atomic<std::size_t> parts_{0}, done_{0};
   std::atomic<std::uint32_t> generation_{0};
@@ -127,10 +134,9 @@ void parallel_parts(std::size_t n, std::size_t grain, F&& f) {
     f(std::size_t(0), std::size_t(0), n);
     return;
   }
-  const std::function<void(std::size_t)> part = [&](std::size_t i) {
-    f(i, n * i / parts, n * (i + 1) / parts);
-  };
-  if (!thread_pool::instance().try_run(parts, part)) f(std::size_t(0), std::size_t(0), n);
+  const auto body = [&](std::size_t i) { f(i, n * i / parts, n * (i + 1) / parts); };
+  const part_job job{&body, [](const void* b, std::size_t i) { (*static_cast<decltype(&body)>(b))(i); }};
+  if (!thread_pool::instance().try_run(parts, job)) f(std::size_t(0), std::size_t(0), n);
 }
 
 // The same without the part index: f(begin, end).
