@@ -42,13 +42,12 @@ void append(std::vector<unsigned char>& out, const T* p, std::size_t n) {
 }
 
 template <class Net>
-std::vector<unsigned char> train_bytes(isa kernels, const sgd_options& opt) {
+std::vector<unsigned char> train_bytes(isa kernels, const sgd_options& opt, std::size_t batch = 11) {
   using T = typename Net::value_type;
   set_kernel_isa(kernels);
   std::mt19937_64 rng(7);
   auto net = std::make_unique<Net>();
   rt::randomize(*net, rng, 0.5);
-  const std::size_t batch = 11;
   matrix<T> x = matrix<T>::from_shape({batch, Net::input_size});
   matrix<T> r = matrix<T>::from_shape({batch, Net::output_size});
   rt::fill_normal(x, rng);
@@ -129,6 +128,36 @@ struct scoped_env {
 };
 
 }  // namespace
+
+// Nets large enough that every threaded loop (core/parallel.hpp) splits in two at batch 160:
+// the SGD update, BN with and without the fused ReLU, ReLU alone, im2col and col2im, and the
+// NCHW permutations.
+using wide_net = basic_network<float, input<300>, dense<256>, batch_norm<affine::scale>, relu, dense<256>,
+                               relu, dense<2>>;
+using wide_conv = basic_network<float, input<3, 9, 9>, conv2d<16, 3, 1, 1>, batch_norm<>, relu,
+                                conv2d<8, 3, 2, 1>, relu, flatten, dense<2>>;
+
+// rhonet's loops give the same bytes on one thread and on two: they split only along
+// independent entries. OpenBLAS stays on one thread in both runs (its GEMMs on two threads
+// round differently, which is OpenBLAS's business, not this test's).
+template <class Net>
+void check_thread_counts_agree() {
+  const int saved = threads();
+  for (const auto& opt : optimisers) {
+    set_threads(1);
+    const auto one = train_bytes<Net>(kernel_isa(), opt, 160);
+    set_threads(2);
+    openblas::set_num_threads(1);
+    const auto two = train_bytes<Net>(kernel_isa(), opt, 160);
+    BOOST_TEST_INFO(Net::signature() << " momentum " << opt.momentum);
+    BOOST_REQUIRE_EQUAL(one.size(), two.size());
+    BOOST_CHECK(std::memcmp(one.data(), two.data(), one.size()) == 0);
+  }
+  set_threads(saved);
+}
+
+BOOST_AUTO_TEST_CASE(flat_thread_counts_agree) { check_thread_counts_agree<wide_net>(); }
+BOOST_AUTO_TEST_CASE(conv_thread_counts_agree) { check_thread_counts_agree<wide_conv>(); }
 
 BOOST_AUTO_TEST_CASE(flat_float_copies_agree) { check_copies_agree<flat_net<float>>(); }
 BOOST_AUTO_TEST_CASE(flat_double_copies_agree) { check_copies_agree<flat_net<double>>(); }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include <rhonet/core/dispatch.hpp>
+#include <rhonet/core/parallel.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/process_group.hpp>
@@ -159,9 +160,9 @@ class batch_norm_layer {
     const T* inv_std = inv_std_.data();
     const T* gamma = has_scale ? gamma_.value.data() : nullptr;
     const T* beta = has_shift ? beta_.value.data() : nullptr;
-    detail::dispatch([&]() RHONET_KERNEL {
+    for_channel_parts(n, [&](std::size_t c0, std::size_t c1) RHONET_KERNEL {
       for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < C; ++c) {
+        for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t o = (i * C + c) * S;
           const T mu = mean[c], is = inv_std[c];
           const T g = has_scale ? gamma[c] : T(1);
@@ -194,10 +195,10 @@ class batch_norm_layer {
     // (core/dispatch.hpp); the sums' order is lane_sum's on both.
     T* sum_dy = sum_dy_.data();
     T* sum_dy_xhat = sum_dy_xhat_.data();
-    detail::dispatch([&]() RHONET_KERNEL {
-      for (std::size_t c = 0; c < C; ++c) sum_dy[c] = sum_dy_xhat[c] = T(0);
+    for_channel_parts(n, [&](std::size_t c0, std::size_t c1) RHONET_KERNEL {
+      for (std::size_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = T(0);
       for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < C; ++c) {
+        for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t o = (i * C + c) * S;
           sum_dy[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return grad(o + s); });
           sum_dy_xhat[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return grad(o + s) * xh[o + s]; });
@@ -226,10 +227,10 @@ class batch_norm_layer {
     const T* inv_std = inv_std_.data();
     // The mode is tested outside the loops: a channel loop holding one inner loop is
     // vectorised along c when the pixel loop vanishes (flat input, S = 1).
-    detail::dispatch([&]() RHONET_KERNEL {
+    for_channel_parts(n, [&](std::size_t c0, std::size_t c1) RHONET_KERNEL {
       if (train) {
         for (std::size_t i = 0; i < n; ++i)
-          for (std::size_t c = 0; c < C; ++c) {
+          for (std::size_t c = c0; c < c1; ++c) {
             const std::size_t o = (i * C + c) * S;
             const T scale = (has_scale ? gamma[c] : T(1)) * inv_std[c];
             const T k = scale / M, sd = sum_dy[c], sdx = sum_dy_xhat[c];
@@ -237,7 +238,7 @@ class batch_norm_layer {
           }
       } else {
         for (std::size_t i = 0; i < n; ++i)
-          for (std::size_t c = 0; c < C; ++c) {
+          for (std::size_t c = c0; c < c1; ++c) {
             const std::size_t o = (i * C + c) * S;
             const T scale = (has_scale ? gamma[c] : T(1)) * inv_std[c];
             for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * grad(o + s);
@@ -270,6 +271,19 @@ class batch_norm_layer {
     }
   }
 
+  // Runs body(c0, c1) on parts of the channels, one per thread of rhonet::threads() when the
+  // batch is large enough (core/parallel.hpp), each compiled for the baseline and AVX2
+  // (core/dispatch.hpp). A channel's sums stay within one part: the results do not depend on
+  // the thread count.
+  template <class Body>
+  static void for_channel_parts(std::size_t n, Body&& body) {
+    const std::size_t per_channel = std::max<std::size_t>(n * S, 1);
+    detail::parallel_for(C, (detail::parallel_grain + per_channel - 1) / per_channel,
+                         [&](std::size_t c0, std::size_t c1) {
+                           detail::dispatch([&]() RHONET_KERNEL { body(c0, c1); });
+                         });
+  }
+
   // Mean and (biased) variance of each channel over the batch, in two passes; with a
   // process group, over the global batch (the sums of each pass summed across processes).
   // Returns the number of values per channel, M = n * S over all processes.
@@ -277,10 +291,10 @@ class batch_norm_layer {
     T M = T(n * S);
     T* mean = mean_.data();
     T* var = var_.data();
-    detail::dispatch([&]() RHONET_KERNEL {
-      for (std::size_t c = 0; c < C; ++c) mean[c] = var[c] = T(0);
+    for_channel_parts(n, [&](std::size_t c0, std::size_t c1) RHONET_KERNEL {
+      for (std::size_t c = c0; c < c1; ++c) mean[c] = var[c] = T(0);
       for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < C; ++c) {
+        for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t o = (i * C + c) * S;
           mean[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return in[o + s]; });
         }
@@ -294,9 +308,9 @@ class batch_norm_layer {
       M = sums[C];
     }
     for (std::size_t c = 0; c < C; ++c) mean[c] /= M;
-    detail::dispatch([&]() RHONET_KERNEL {
+    for_channel_parts(n, [&](std::size_t c0, std::size_t c1) RHONET_KERNEL {
       for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < C; ++c) {
+        for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t o = (i * C + c) * S;
           const T mu = mean[c];
           var[c] += lane_sum([&](std::size_t s) RHONET_KERNEL { return (in[o + s] - mu) * (in[o + s] - mu); });

@@ -17,6 +17,7 @@
 #include <rhonet/core/blas.hpp>
 #include <rhonet/core/checks.hpp>
 #include <rhonet/core/dispatch.hpp>
+#include <rhonet/core/parallel.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
 #include <rhonet/core/shape.hpp>
@@ -72,25 +73,32 @@ class conv2d_layer {
     if constexpr (has_bias) b_ = detail::make_bias<T>(Position, OutC);
   }
 
-  // Buffers only grow: a smaller (last) batch reuses them without allocating.
+  // Buffers only grow: a smaller (last) batch reuses them without allocating. The padded
+  // copies are one per thread (core/parallel.hpp), sized for the thread count in effect.
   void resize(std::size_t batch) {
     grow(cols_, patch * batch * pixels);
     if constexpr (needs_permute) grow(yc_, OutC * batch * pixels);
+    const std::size_t parts = static_cast<std::size_t>(threads());
     if constexpr (Pad > 0) {
-      if (xpad_.size() == 0) {
-        xpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
+      if (xpad_.size() < parts * padded_size) {
+        xpad_ = matrix<T>::from_shape({1, parts * padded_size});
         xpad_.fill(T(0));  // the borders stay zero
       }
     }
-    if (dxpad_.size() == 0) dxpad_ = matrix<T>::from_shape({1, C * Hp * Wp});
+    grow(dxpad_, parts * padded_size);
   }
 
+  // im2col and col2im run on the threads of rhonet::threads(), samples split between them
+  // (each sample's columns are its own), each part compiled for the baseline and for AVX2
+  // (core/dispatch.hpp).
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const std::size_t batch = x.shape()[0], ld = batch * pixels;
     resize(batch);
-    // im2col and col2im are compiled for the baseline and for AVX2 (core/dispatch.hpp).
-    detail::dispatch([&]() RHONET_KERNEL {
-      for (std::size_t s = 0; s < batch; ++s) im2col(x.data() + s * In::size, cols_.data() + s * pixels, ld);
+    detail::parallel_parts(batch, sample_grain, [&](std::size_t part, std::size_t s0, std::size_t s1) {
+      detail::dispatch([&]() RHONET_KERNEL {
+        for (std::size_t s = s0; s < s1; ++s)
+          im2col(x.data() + s * In::size, cols_.data() + s * pixels, ld, part);
+      });
     });
     T* yc = needs_permute ? yc_.data() : y.data();
     blas::gemm<T>(false, false, OutC, ld, patch, T(1), w_.value.data(), patch, cols_.data(), ld, T(0),
@@ -116,8 +124,11 @@ class conv2d_layer {
     grow(dcols_, patch * ld);
     blas::gemm<T>(true, false, patch, ld, OutC, T(1), w_.value.data(), patch, dyc, ld, T(0),
                   dcols_.data(), ld);
-    detail::dispatch([&]() RHONET_KERNEL {
-      for (std::size_t s = 0; s < batch; ++s) col2im(dcols_.data() + s * pixels, ld, dx->data() + s * In::size);
+    detail::parallel_parts(batch, sample_grain, [&](std::size_t part, std::size_t s0, std::size_t s1) {
+      detail::dispatch([&]() RHONET_KERNEL {
+        for (std::size_t s = s0; s < s1; ++s)
+          col2im(dcols_.data() + s * pixels, ld, dx->data() + s * In::size, part);
+      });
     });
   }
 
@@ -141,36 +152,48 @@ class conv2d_layer {
 
   // Between the GEMM's layout yc (OutC x B*P) and NCHW y (B x OutC x P): contiguous runs of
   // P values move, never single strided elements.
+  // P values move, never single strided elements. Channels are split between the threads.
   static void to_nchw(const T* yc, T* y, std::size_t batch) {
-    for (std::size_t o = 0; o < OutC; ++o)
-      for (std::size_t s = 0; s < batch; ++s)
-        std::copy_n(yc + (o * batch + s) * pixels, pixels, y + (s * OutC + o) * pixels);
+    detail::parallel_for(OutC, channel_grain(batch), [&](std::size_t o0, std::size_t o1) {
+      for (std::size_t o = o0; o < o1; ++o)
+        for (std::size_t s = 0; s < batch; ++s)
+          std::copy_n(yc + (o * batch + s) * pixels, pixels, y + (s * OutC + o) * pixels);
+    });
   }
   static void from_nchw(const T* y, T* yc, std::size_t batch) {
-    for (std::size_t o = 0; o < OutC; ++o)
-      for (std::size_t s = 0; s < batch; ++s)
-        std::copy_n(y + (s * OutC + o) * pixels, pixels, yc + (o * batch + s) * pixels);
+    detail::parallel_for(OutC, channel_grain(batch), [&](std::size_t o0, std::size_t o1) {
+      for (std::size_t o = o0; o < o1; ++o)
+        for (std::size_t s = 0; s < batch; ++s)
+          std::copy_n(y + (s * OutC + o) * pixels, pixels, yc + (o * batch + s) * pixels);
+    });
+  }
+  static std::size_t channel_grain(std::size_t batch) {
+    return (detail::parallel_grain + batch * pixels - 1) / (batch * pixels);
   }
 
   static constexpr std::size_t Hp = H + 2 * Pad, Wp = W + 2 * Pad;  // padded input
+  static constexpr std::size_t padded_size = C * Hp * Wp;
+  // Samples per part: each writes patch x P column entries.
+  static constexpr std::size_t sample_grain = (detail::parallel_grain + patch * pixels - 1) / (patch * pixels);
 
   // The zero-padded copy of one sample (the borders stay zero, resize()), so that im2col and
   // col2im run without bounds checks. Without padding, x itself.
-  RHONET_KERNEL const T* padded(const T* x) {
+  RHONET_KERNEL const T* padded(const T* x, std::size_t part) {
     if constexpr (Pad == 0) {
       return x;
     } else {
+      T* xp = xpad_.data() + part * padded_size;
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t h = 0; h < H; ++h)
-          std::copy_n(x + (c * H + h) * W, W, xpad_.data() + (c * Hp + h + Pad) * Wp + Pad);
-      return xpad_.data();
+          std::copy_n(x + (c * H + h) * W, W, xp + (c * Hp + h + Pad) * Wp + Pad);
+      return xp;
     }
   }
 
   // cols[(c*K + ki)*K + kj, p] = x[c, oh*S - Pad + ki, ow*S - Pad + kj] (zero outside) for the
   // P pixels p = oh*OW + ow of one sample, in its block of columns of a row of length ld.
-  RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld) {
-    const T* xp = padded(x);
+  RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld, std::size_t part) {
+    const T* xp = padded(x, part);
     for (std::size_t c = 0; c < C; ++c)
       for (std::size_t ki = 0; ki < K; ++ki)
         for (std::size_t kj = 0; kj < K; ++kj) {
@@ -183,8 +206,8 @@ class conv2d_layer {
   }
 
   // The adjoint of im2col: sums every column entry back into the pixel it was read from.
-  RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx) {
-    T* dp = dxpad_.data();
+  RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx, std::size_t part) {
+    T* dp = dxpad_.data() + part * padded_size;
     std::fill(dp, dp + C * Hp * Wp, T(0));
     for (std::size_t c = 0; c < C; ++c)
       for (std::size_t ki = 0; ki < K; ++ki)
