@@ -5,10 +5,11 @@
 // - Results do not depend on the thread count: a loop is cut into contiguous parts along a
 //   dimension whose entries are computed independently (parameter entries, BN channels,
 //   samples), and no sum is ever split across parts.
-// - Next to OpenBLAS. The pool's workers spin only briefly after a part (about 20 us, long
-//   enough for the next loop of the same step), then sleep on a futex, so that they never
-//   hold a core while OpenBLAS's threads multiply. The GEMMs and these loops alternate; they
-//   never run at the same time.
+// - Next to OpenBLAS. The pool's workers sleep on a futex between loops, so that they never
+//   hold a core while OpenBLAS's threads multiply, and the calling thread takes every part
+//   no worker has started: OpenBLAS's threads spin for a while after each GEMM, and a worker
+//   that cannot get a core then costs nothing (a version in which the caller waited for its
+//   workers made 2-thread steps up to 4x slower; docs/performance.md).
 // - One caller at a time: a second thread calling parallel_for while the pool is busy (two
 //   runs trained side by side in one process) runs its loop alone instead of waiting.
 #pragma once
@@ -17,7 +18,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
