@@ -151,7 +151,6 @@ class conv2d_layer {
   }
 
   // Between the GEMM's layout yc (OutC x B*P) and NCHW y (B x OutC x P): contiguous runs of
-  // P values move, never single strided elements.
   // P values move, never single strided elements. Channels are split between the threads.
   static void to_nchw(const T* yc, T* y, std::size_t batch) {
     detail::parallel_for(OutC, channel_grain(batch), [&](std::size_t o0, std::size_t o1) {
