@@ -54,6 +54,14 @@ class TargetTable(unittest.TestCase):
         self.assertEqual(len(found), 1, start)
         return found[0]
 
+    def check(self, start, value, status):
+        r = self.row(start)
+        if value is None:
+            self.assertIsNone(r["value"], start)
+        else:
+            self.assertAlmostEqual(r["value"], value, msg=start)
+        self.assertEqual(r["status"], status, start)
+
     def test_latency_rows_are_parsed_on_one_thread(self):
         self.assertIn(("fc4_bn_latency", 256, 1, 1), self.rh)
         self.assertIn(("conv4_bn_latency", None, 1, 1), self.rh)
@@ -61,43 +69,25 @@ class TargetTable(unittest.TestCase):
         self.assertAlmostEqual(self.rh[("fc4_bn_latency", 512, 1, 1)]["median"], 80e-6)
 
     def test_ratios_come_from_the_named_rows(self):
-        r = self.row("FC4-BN epoch / its GEMM-only time, W 512, 1 thread")
-        self.assertAlmostEqual(r["value"], 1.1)
-        self.assertEqual(r["status"], "met")
-        r = self.row("FC4-BN epoch vs PyTorch, W 512, 2 threads")
-        self.assertAlmostEqual(r["value"], 2.0)
-        self.assertEqual(r["status"], "met")
-        r = self.row("Conv4-BN epoch vs PyTorch (oneDNN), 1 thread")
-        self.assertAlmostEqual(r["value"], 0.5)
-        self.assertEqual(r["status"], "**missed**")
-        r = self.row("Conv4-BN epoch, 2 threads / 1 thread")
-        self.assertAlmostEqual(r["value"], 0.75)
-        self.assertEqual(r["status"], "**missed**")
+        self.check("FC4-BN epoch / its GEMM-only time, W 512, 1 thread", 1.1, "met")
+        self.check("FC4-BN epoch vs PyTorch, W 512, 2 threads", 2.0, "met")
+        self.check("Conv4-BN epoch vs PyTorch (oneDNN), 1 thread", 0.5, "**missed**")
+        self.check("Conv4-BN epoch, 2 threads / 1 thread", 0.75, "**missed**")
 
     def test_latency_targets(self):
-        r = self.row("FC4-BN W=256 batch-1 latency vs PyTorch eager")
-        self.assertAlmostEqual(r["value"], 10.0)
-        self.assertEqual(r["status"], "met")
-        r = self.row("FC4-BN W=256 batch-1 latency vs PyTorch traced")
-        self.assertAlmostEqual(r["value"], 1.5)
-        self.assertEqual(r["status"], "**missed**")
-        r = self.row("FC4-BN W=512 batch-1 latency / weight-streaming bound")
-        self.assertAlmostEqual(r["value"], 1.25)
-        self.assertEqual(r["status"], "met")
+        self.check("FC4-BN W=256 batch-1 latency vs PyTorch eager", 10.0, "met")
+        self.check("FC4-BN W=256 batch-1 latency vs PyTorch traced", 1.5, "**missed**")
+        self.check("FC4-BN W=512 batch-1 latency / weight-streaming bound", 1.25, "met")
 
     def test_a_missing_side_is_not_applicable(self):
         for start in ("FC4-BN epoch / its GEMM-only time, W 1024, 1 thread",
                       "Conv4-BN epoch vs PyTorch (oneDNN), 2 threads",
                       "Conv4-BN batch-1 latency vs PyTorch traced"):
-            r = self.row(start)
-            self.assertIsNone(r["value"])
-            self.assertEqual(r["status"], "n/a")
+            self.check(start, None, "n/a")
 
     def test_allocation_counts_take_the_worst_row(self):
-        self.assertEqual(self.row("heap allocations per steady-state step")["value"], 2)
-        self.assertEqual(self.row("heap allocations per steady-state step")["status"], "**missed**")
-        self.assertEqual(self.row("heap allocations per predict()")["value"], 0)
-        self.assertEqual(self.row("heap allocations per predict()")["status"], "met")
+        self.check("heap allocations per steady-state step", 2, "**missed**")
+        self.check("heap allocations per predict()", 0, "met")
 
     def test_report_holds_every_table(self):
         main, gemm, latency = compare.build_tables(self.rh, self.pt, [512], [1, 2])

@@ -71,18 +71,10 @@ RHONET_KERNEL inline void rows_times_wt(const T* x, std::size_t k, const T* w, s
         for (std::size_t l = 0; l < h; ++l) t[l] += t[l + h];
       sums[r] = t[0];
     }
-#else
+#else  // other compilers: plain dot products (deterministic, in another order than above)
     for (std::size_t r = 0; r < R; ++r) {
-      T acc[U][L] = {};
-      for (std::size_t c = 0; c < full; c += L * U)
-        for (std::size_t u = 0; u < U; ++u)
-          for (std::size_t l = 0; l < L; ++l) acc[u][l] += wj[c + u * L + l] * x[r * k + c + u * L + l];
-      for (std::size_t h = U / 2; h >= 1; h /= 2)
-        for (std::size_t u = 0; u < h; ++u)
-          for (std::size_t l = 0; l < L; ++l) acc[u][l] += acc[u + h][l];
-      for (std::size_t h = L / 2; h >= 1; h /= 2)
-        for (std::size_t l = 0; l < h; ++l) acc[0][l] += acc[0][l + h];
-      sums[r] = acc[0][0];
+      sums[r] = 0;
+      for (std::size_t c = 0; c < full; ++c) sums[r] += wj[c] * x[r * k + c];
     }
 #endif
     for (std::size_t r = 0; r < R; ++r) {

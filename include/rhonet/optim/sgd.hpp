@@ -79,15 +79,15 @@ class sgd final : public optimizer<T> {
     const bool decay = decays_[i] && wd != T(0);
     const bool momentum = mu != T(0);
     const bool first = first_;
-    // Dispatch to loops with the flags fixed at compile time, so that each is branch-free
-    // and vectorises at -O2 as well, on the CPU's widest vectors (core/dispatch.hpp).
     // Entries are independent: the threads of rhonet::threads() take contiguous parts.
     detail::parallel_for(n, detail::parallel_grain, [&](std::size_t from, std::size_t to) {
       update_range(w + from, g + from, b + from, to - from, lr, mu, wd, decay, momentum, first);
     });
   }
 
-  // The update of n contiguous entries, dispatched to the loop with its flags fixed.
+  // The update of n contiguous entries. Dispatched to loops with the flags fixed at compile
+  // time, so that each is branch-free and vectorises at -O2 as well, on the CPU's widest
+  // vectors (core/dispatch.hpp).
   void update_range(T* w, const T* g, T* b, std::size_t n, T lr, T mu, T wd, bool decay, bool momentum,
                     bool first) const {
     detail::dispatch([&]() RHONET_KERNEL {
