@@ -43,12 +43,46 @@ BOOST_AUTO_TEST_CASE(conv2d_stride2_pad1) {
 BOOST_AUTO_TEST_CASE(conv2d_full_kernel_no_pad) {
   check_net<basic_network<double, input<3, 4, 4>, conv2d<2, 4, 1, 0>>>();
 }
+// Strides 1 and 2 have loops of their own in im2col and col2im; 3 takes the general one.
+BOOST_AUTO_TEST_CASE(conv2d_stride3_pad1) {
+  check_net<basic_network<double, input<2, 8, 7>, conv2d<3, 3, 3, 1>>>(3);
+}
+// The forward pass of the general stride against the definition, summed directly.
+BOOST_AUTO_TEST_CASE(conv2d_stride3_forward_is_the_definition) {
+  constexpr std::size_t C = 2, H = 8, W = 7, O = 3, K = 3, S = 3, P = 1, OH = 3, OW = 3, N = 2;
+  using net_t = basic_network<double, input<C, H, W>, conv2d<O, K, S, P>>;
+  std::mt19937_64 rng(11);
+  auto net = std::make_unique<net_t>();
+  rhonet::testing::randomize(*net, rng);
+  matrix<double> x = matrix<double>::from_shape({N, net_t::input_size});
+  rhonet::testing::fill_normal(x, rng);
+  const auto& y = net->forward(x, mode::train);
+  const auto& w = net->template layer<0>().weight().value;  // O x (C K K)
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t o = 0; o < O; ++o)
+      for (std::size_t oh = 0; oh < OH; ++oh)
+        for (std::size_t ow = 0; ow < OW; ++ow) {
+          double want = 0;
+          for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t ki = 0; ki < K; ++ki)
+              for (std::size_t kj = 0; kj < K; ++kj) {
+                const long h = long(oh * S + ki) - long(P), v = long(ow * S + kj) - long(P);
+                if (h < 0 || v < 0 || h >= long(H) || v >= long(W)) continue;
+                want += w(o, (c * K + ki) * K + kj) * x(n, (c * H + std::size_t(h)) * W + std::size_t(v));
+              }
+          BOOST_TEST(y(n, (o * OH + oh) * OW + ow) == want, boost::test_tools::tolerance(1e-12));
+        }
+}
 BOOST_AUTO_TEST_CASE(batch_norm_flat_train) { check_net<basic_network<double, input<5>, batch_norm<>>>(); }
 BOOST_AUTO_TEST_CASE(batch_norm_flat_eval) {
   check_net<basic_network<double, input<5>, batch_norm<>>>(5, mode::eval);
 }
 BOOST_AUTO_TEST_CASE(batch_norm_image_train) {
   check_net<basic_network<double, input<3, 3, 2>, batch_norm<>>>(4);
+}
+// 20 values per channel: the sums run in lanes, with a tail (layers/batch_norm.hpp).
+BOOST_AUTO_TEST_CASE(batch_norm_image_lanes_and_tail) {
+  check_net<basic_network<double, input<2, 5, 4>, batch_norm<>>>(3);
 }
 BOOST_AUTO_TEST_CASE(batch_norm_scale) {
   check_net<basic_network<double, input<4>, batch_norm<affine::scale>>>();

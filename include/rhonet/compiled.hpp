@@ -12,6 +12,10 @@
 // train.hpp includes this header; the macro changes where code is compiled, never what it does.
 #pragma once
 
+#include <rhonet/layers/batch_norm.hpp>
+#include <rhonet/layers/dense.hpp>
+#include <rhonet/layers/relu.hpp>
+#include <rhonet/layers/weight_norm.hpp>
 #include <rhonet/train.hpp>
 
 #if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
@@ -57,6 +61,15 @@
   KW class csv_log<T>;                                                                           \
   KW class run_summary<T>;                                                                       \
   KW class checkpointer<T>;
+
+// The layers' kernels (their sizes are run-time arguments): declared extern in each layer's
+// header, so that a unit holding a network compiles none of them.
+#define RHONET_TOP_FLOOR_LAYER_KERNELS(KW, T) \
+  RHONET_DENSE_INSTANCES(KW, T)               \
+  RHONET_RELU_INSTANCES(KW, T)                \
+  RHONET_WEIGHT_NORM_INSTANCES(KW, T)         \
+  RHONET_BATCH_NORM_INSTANCES(KW, T)
+#define RHONET_TOP_FLOOR_AFFINE_LAYER_KERNELS(KW, T) RHONET_AFFINE_BATCH_NORM_INSTANCES(KW, T)
 
 #define RHONET_EXTERN extern template
 #define RHONET_TOP_FLOOR(GROUP)  \

@@ -19,6 +19,38 @@
 
 namespace rhonet {
 
+namespace detail {
+
+// The arithmetic of a dense layer, x (rows x k) against W (n x k), with the sizes known at
+// run time: compiled once per element type, not once per layer (docs/performance.md,
+// "Compile time"). b and db are null without a bias.
+
+// y = x W^T (+ b). Small eval-mode batches stream W once: GEMV for one sample, a few rows
+// with the kernel of core/small_batch.hpp. Train mode always takes GEMM, whose results the
+// gradient tests pin.
+template <class T>
+void dense_forward(const T* x, std::size_t rows, std::size_t k, const T* w, std::size_t n, const T* b, T* y,
+                   mode m) {
+  if (m == mode::eval && rows == 1)
+    blas::gemv<T>(false, n, k, T(1), w, k, x, T(0), y);
+  else if (m == mode::eval && rows <= small_batch_max_rows)
+    small_batch_times_wt(x, rows, k, w, n, y);
+  else
+    blas::gemm<T>(false, true, rows, n, k, T(1), x, k, w, k, T(0), y, n);
+  if (b) add_bias_rows(y, rows, n, b);
+}
+
+// dW = dY^T X; db = the column sums of dY; dX = dY W when dx is not null.
+template <class T>
+void dense_backward(const T* x, std::size_t rows, std::size_t k, const T* w, std::size_t n, const T* dy,
+                    T* dw, T* db, T* dx) {
+  blas::gemm<T>(true, false, n, k, rows, T(1), dy, n, x, k, T(0), dw, k);
+  if (db) bias_grad_rows(dy, rows, n, db);
+  if (dx) blas::gemm<T>(false, false, rows, k, n, T(1), dy, n, w, k, T(0), dx, k);
+}
+
+}  // namespace detail
+
 template <class T, std::size_t Position, class In, std::size_t N, bias B = bias::off>
 class dense_layer {
   static_assert(check::dense_width_positive<Position, N>::value);
@@ -44,30 +76,17 @@ class dense_layer {
 
   void resize(std::size_t) {}
 
-  // Small eval-mode batches stream W once: GEMV for one sample, a few rows with the kernel of
-  // core/small_batch.hpp. Train mode always takes GEMM, whose results the gradient tests pin.
   void forward(const matrix<T>& x, matrix<T>& y, mode m) {
-    const std::size_t batch = x.shape()[0];
-    if (m == mode::eval && batch == 1)
-      blas::gemv<T>(false, N, fan_in, T(1), w_.value.data(), fan_in, x.data(), T(0), y.data());
-    else if (m == mode::eval && batch <= detail::small_batch_max_rows)
-      detail::small_batch_times_wt(x.data(), batch, fan_in, w_.value.data(), N, y.data());
-    else
-      blas::gemm<T>(false, true, batch, N, fan_in, T(1), x.data(), fan_in, w_.value.data(), fan_in,
-                    T(0), y.data(), N);
-    if constexpr (has_bias) detail::add_bias_rows(y.data(), batch, N, b_.value.data());
+    detail::dense_forward<T>(x.data(), x.shape()[0], fan_in, w_.value.data(), N,
+                             has_bias ? b_.value.data() : nullptr, y.data(), m);
   }
 
   // dW = dY^T X; db = column sums of dY; dX = dY W (skipped when dx is null, e.g. for the
   // first layer).
   void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
-    const std::size_t batch = x.shape()[0];
-    blas::gemm<T>(true, false, N, fan_in, batch, T(1), dy.data(), N, x.data(), fan_in, T(0),
-                  w_.grad.data(), fan_in);
-    if constexpr (has_bias) detail::bias_grad_rows(dy.data(), batch, N, b_.grad.data());
-    if (dx)
-      blas::gemm<T>(false, false, batch, fan_in, N, T(1), dy.data(), N, w_.value.data(), fan_in,
-                    T(0), dx->data(), fan_in);
+    detail::dense_backward<T>(x.data(), x.shape()[0], fan_in, w_.value.data(), N, dy.data(),
+                              w_.grad.data(), has_bias ? b_.grad.data() : nullptr,
+                              dx ? dx->data() : nullptr);
   }
 
   parameter<T>& weight() { return w_; }
@@ -97,3 +116,14 @@ struct dense {
 };
 
 }  // namespace rhonet
+
+// With rhonet::compiled (compiled.hpp), compiled once in the library.
+#define RHONET_DENSE_INSTANCES(KW, T)                                                             \
+  KW void ::rhonet::detail::dense_forward<T>(const T*, std::size_t, std::size_t, const T*, std::size_t, \
+                                             const T*, T*, ::rhonet::mode);                         \
+  KW void ::rhonet::detail::dense_backward<T>(const T*, std::size_t, std::size_t, const T*, std::size_t, \
+                                              const T*, T*, T*, T*);
+#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+RHONET_DENSE_INSTANCES(extern template, float)
+RHONET_DENSE_INSTANCES(extern template, double)
+#endif

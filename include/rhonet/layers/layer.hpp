@@ -39,6 +39,12 @@
 //                     dropout p): a model's manifest records them (io/layer_settings.hpp).
 //                     A non-const overload passing T& lets load_checkpoint restore the
 //                     ones that are the layer's run-time state (BN eps and momentum).
+// Compile time: the bound layer is instantiated for every position and input shape it takes
+// in every network. Keep its loops in a function or class templated on T alone, with the
+// sizes as run-time arguments (as batch_norm_core and detail::dense_forward do), and the
+// bound layer thin: the loops then compile once per element type, not once per layer
+// (docs/architecture.md, "Compile boundary"). Keep a size static only where measurement
+// shows the loop needs it (conv2d's im2col on small feature maps).
 // Check the gradients with test/support/gradcheck.hpp (double, central differences).
 #pragma once
 

@@ -24,6 +24,31 @@ struct weight_norm_wraps_dense_or_conv2d {
 };
 }  // namespace check
 
+namespace detail {
+
+// The loops of weight_norm, compiled once per element type (not per layer).
+
+// w = rho V / ||V|| for the n entries of V; returns ||V||.
+template <class T>
+T weight_norm_apply(const T* v, std::size_t n, T rho, T* w) {
+  const T v_norm = static_cast<T>(std::sqrt(squared_norm(v, n)));
+  const T k = rho / v_norm;
+  for (std::size_t i = 0; i < n; ++i) w[i] = k * v[i];
+  return v_norm;
+}
+
+// From dW: dV = (rho/||V||) (dW - <dW, V> V / ||V||^2); returns d rho = <dW, V>/||V||.
+template <class T>
+T weight_norm_gradients(const T* dw, const T* v, std::size_t n, T rho, T v_norm, T* dv) {
+  T dot = 0;
+  for (std::size_t i = 0; i < n; ++i) dot += dw[i] * v[i];
+  const T k = rho / v_norm, c = dot / (v_norm * v_norm);
+  for (std::size_t i = 0; i < n; ++i) dv[i] = k * (dw[i] - c * v[i]);
+  return dot / v_norm;
+}
+
+}  // namespace detail
+
 template <class T, std::size_t Position, class In, class InnerSpec>
 class weight_norm_layer {
  public:
@@ -53,11 +78,8 @@ class weight_norm_layer {
   void resize(std::size_t batch) { inner_.resize(batch); }
 
   void forward(const matrix<T>& x, matrix<T>& y, mode m) {
-    v_norm_ = static_cast<T>(frobenius_norm(v_.value));
-    const T k = scale_.value(0, 0) / v_norm_;
-    const T* v = v_.value.data();
-    T* w = inner_.weight().value.data();
-    for (std::size_t i = 0; i < v_.size(); ++i) w[i] = k * v[i];
+    v_norm_ = detail::weight_norm_apply(v_.value.data(), v_.size(), scale_.value(0, 0),
+                                        inner_.weight().value.data());
     inner_.forward(x, y, m);
   }
 
@@ -65,14 +87,8 @@ class weight_norm_layer {
   // dV = (rho_k/||V||) (dW - <dW, V> V / ||V||^2): the gradient is tangent to the sphere.
   void backward(const matrix<T>& x, const matrix<T>& y, const matrix<T>& dy, matrix<T>* dx) {
     inner_.backward(x, y, dy, dx);
-    const T* dw = inner_.weight().grad.data();
-    const T* v = v_.value.data();
-    T dot = 0;
-    for (std::size_t i = 0; i < v_.size(); ++i) dot += dw[i] * v[i];
-    scale_.grad(0, 0) = dot / v_norm_;
-    const T k = scale_.value(0, 0) / v_norm_, c = dot / (v_norm_ * v_norm_);
-    T* dv = v_.grad.data();
-    for (std::size_t i = 0; i < v_.size(); ++i) dv[i] = k * (dw[i] - c * v[i]);
+    scale_.grad(0, 0) = detail::weight_norm_gradients(inner_.weight().grad.data(), v_.value.data(), v_.size(),
+                                                      scale_.value(0, 0), v_norm_, v_.grad.data());
   }
 
   template <class F> void for_each_param(F&& f) {
@@ -107,3 +123,12 @@ struct weight_norm {
 };
 
 }  // namespace rhonet
+
+// With rhonet::compiled (compiled.hpp), compiled once in the library.
+#define RHONET_WEIGHT_NORM_INSTANCES(KW, T)                                                          \
+  KW T ::rhonet::detail::weight_norm_apply<T>(const T*, std::size_t, T, T*);                         \
+  KW T ::rhonet::detail::weight_norm_gradients<T>(const T*, const T*, std::size_t, T, T, T*);
+#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+RHONET_WEIGHT_NORM_INSTANCES(extern template, float)
+RHONET_WEIGHT_NORM_INSTANCES(extern template, double)
+#endif
