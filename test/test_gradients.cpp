@@ -43,11 +43,11 @@ BOOST_AUTO_TEST_CASE(conv2d_stride2_pad1) {
 BOOST_AUTO_TEST_CASE(conv2d_full_kernel_no_pad) {
   check_net<basic_network<double, input<3, 4, 4>, conv2d<2, 4, 1, 0>>>();
 }
-// Strides 1 and 2 have loops of their own in im2col and col2im; 3 takes the general one.
+// A stride the paper's networks do not use (they use 1 and 2).
 BOOST_AUTO_TEST_CASE(conv2d_stride3_pad1) {
   check_net<basic_network<double, input<2, 8, 7>, conv2d<3, 3, 3, 1>>>(3);
 }
-// The forward pass of the general stride against the definition, summed directly.
+// The forward pass at stride 3 against the definition, summed directly.
 BOOST_AUTO_TEST_CASE(conv2d_stride3_forward_is_the_definition) {
   constexpr std::size_t C = 2, H = 8, W = 7, O = 3, K = 3, S = 3, P = 1, OH = 3, OW = 3, N = 2;
   using net_t = basic_network<double, input<C, H, W>, conv2d<O, K, S, P>>;

@@ -2,8 +2,9 @@
 //
 // The trainer, its observers, evaluation, observation and checkpoints depend on the element
 // type only (model.hpp). With RHONET_SEPARATE_COMPILATION defined, the headers declare their
-// float and double instantiations `extern`, so a translation unit that trains a network
-// compiles only that network; the instantiations are compiled once, in the static library
+// float and double instantiations `extern` (and each layer header its loops' core: batch
+// norm, dense, relu, weight norm), so a translation unit that trains a network compiles only
+// that network's own code; the instantiations are compiled once, in the static library
 // `rhonet::compiled` (CMake target; sources in src/), whose users get the macro defined:
 //
 //   target_link_libraries(app PRIVATE rhonet::compiled)   # instead of rhonet::rhonet
