@@ -13,14 +13,11 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <mpi.h>
 #include <nlohmann/json.hpp>
 
-#include <rhonet/architectures.hpp>
 #include <rhonet/core/threads.hpp>
 #include <rhonet/init.hpp>
 #include <rhonet/model.hpp>
@@ -28,11 +25,11 @@
 #include <rhonet/mpi/process_group.hpp>
 #include <rhonet/train.hpp>  // with rhonet::compiled: the trainer is compiled once, in the library
 
+#include "data_parallel.hpp"
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using fc_net = rhonet::arch::fc4_bn<785, 512, 1, float>;
-using conv_net = rhonet::arch::conv4_bn<1, 28, 1, float>;
 
 // The communicator's sums, timed.
 class timed_group final : public rhonet::process_group {
@@ -74,16 +71,13 @@ double bare_sum(const rhonet::process_group& g, MPI_Comm comm, std::size_t count
 }
 
 
-struct options {
-  std::size_t samples = 8192, batch = 128, epochs = 4;
-  int repeats = 50;
-};
+using data_parallel_bench::options;
 
-template <class Net>
-int run(const options& o, const rhonet::mpi::environment& env) {
+// The network behind the model interface (each network type is compiled in a unit of its own).
+int run(const std::string& name, rhonet::model<float>& m, const options& o, const rhonet::mpi::environment& env) {
   const rhonet::mpi::communicator_group world(env.world());
   const timed_group group(world);
-  const std::size_t features = Net::input_size;
+  const std::size_t features = m.input_size();
   rhonet::dataset<float> d;
   d.x = rhonet::matrix<float>::from_shape({o.samples, features});
   d.target = rhonet::matrix<float>::from_shape({o.samples, 1});
@@ -98,11 +92,9 @@ int run(const options& o, const rhonet::mpi::environment& env) {
   d.classes = 2;
   d.source = "synthetic";
 
-  auto net = std::make_unique<Net>();
-  rhonet::init_frobenius(net->parameters(), 1.0, 7);
-  rhonet::model_of<Net> m(*net);
+  rhonet::init_frobenius(m.parameters(), 1.0, 7);
   std::size_t params = 0;
-  for (auto* p : net->parameters()) params += p->size();
+  for (auto* p : m.parameters()) params += p->size();
 
   struct epoch_timer : rhonet::run_observer<float> {
     const timed_group* g = nullptr;
@@ -127,7 +119,6 @@ int run(const options& o, const rhonet::mpi::environment& env) {
   t.run();
 
   const int ranks = group.size();
-  const std::string name = std::is_same_v<Net, fc_net> ? "fc4_bn" : "conv4_bn";
   if (group.rank() == 0)
     for (std::size_t e = 0; e < timer.wall.size(); ++e)
       std::printf("%s\n", nlohmann::json{{"net", name}, {"ranks", ranks}, {"epoch", e + 1}, {"seconds", timer.wall[e]},
@@ -150,22 +141,15 @@ int run(const options& o, const rhonet::mpi::environment& env) {
 
 int main(int argc, char** argv) {
   options o;
-  std::string net = "fc4_bn";
-  CLI::App app{"rhonet_bench_data_parallel: FC4-BN or Conv4-BN epochs under mpirun, with the time in the sums"};
-  app.add_option("--net", net, "the network")->check(CLI::IsMember({"fc4_bn", "conv4_bn"}));
-  app.add_option("--samples", o.samples, "training samples (synthetic)")->check(CLI::PositiveNumber);
-  app.add_option("--batch", o.batch, "global batch")->check(CLI::PositiveNumber);
-  app.add_option("--epochs", o.epochs, "epochs (the first is a warm-up, left out of the median)")
-      ->check(CLI::Range(2, 1000));
-  app.add_option("--repeats", o.repeats, "repetitions of the bare sums")->check(CLI::Range(1, 100000));
-  CLI11_PARSE(app, argc, argv);
+  if (const auto exit_code = data_parallel_bench::parse(argc, argv, o)) return *exit_code;
   if (!rhonet::mpi::launched_by_mpirun()) {
     std::fprintf(stderr, "rhonet_bench_data_parallel: run me under mpirun (-np 1 for the baseline)\n");
     return 2;
   }
   rhonet::mpi::environment env(argc, argv);
   rhonet::set_threads(1);
-  const int rc = net == "fc4_bn" ? run<fc_net>(o, env) : run<conv_net>(o, env);
+  const auto model = o.net == "fc4_bn" ? data_parallel_bench::new_fc4_bn() : data_parallel_bench::new_conv4_bn();
+  const int rc = run(o.net, *model, o, env);
   env.finalize();
   return rc;
 }

@@ -6,44 +6,20 @@
 // per channel, trains a small conv net with SGD, reports validation accuracy each epoch, then
 // the test accuracy and confusion matrix; saves the model with its preprocessing (save_model),
 // loads it into a fresh network, checks that it predicts the same, and classifies one raw
-// test image. Exits 1 on any error, 2 on a bad command line.
-#include <algorithm>
+// test image. Exits 1 on any error, 2 on a bad command line. Two translation units
+// (train_multiclass.hpp): this one trains; train_multiclass_model.cpp evaluates and saves.
 #include <cstdio>
 #include <memory>
-#include <optional>
-#include <span>
+#include <stdexcept>
 #include <string>
-#include <vector>
 
-#include <rhonet/rhonet.hpp>
-
+#include "train_multiclass.hpp"
 #include "train_multiclass_cli.hpp"
 
 using namespace rhonet;
+using train_multiclass::net_t;
 
 namespace {
-
-const std::vector<std::string> class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                              "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-
-// 1x28x28 -> 16x28x28 -> 16x14x14 -> 32x14x14 -> 32x7x7 -> 64 -> 10. No bias before a
-// batch_norm (its mean subtraction would cancel it); a bias on the output layer. The batch
-// norm before the last relu also keeps the square loss from killing every hidden unit in
-// its first steps, when the outputs are still large.
-using net_t = network<input<1, 28, 28>,
-                      conv2d<16, 3, 1, 1>, batch_norm<>, relu, max_pool2d<2>,
-                      conv2d<32, 3, 1, 1>, batch_norm<>, relu, max_pool2d<2>,
-                      flatten, dropout<0.25>, dense<64>, batch_norm<>, relu, dense<10, bias::on>>;
-
-// The confusion matrix of a network on a dataset, in eval mode, batch by batch.
-confusion_matrix evaluate_on(net_t& net, const dataset<float>& data) {
-  confusion_matrix cm(10);
-  batcher<float> b(data, {.batch_size = 500, .shuffle = false});
-  matrix<float> x, y;
-  while (std::size_t n = b.next(x, y))  // rows b.indices()[0] .. +n, in order
-    cm.add(predict(net, x), std::span<const int>(data.label).subspan(b.indices()[0], n));
-  return cm;
-}
 
 // One epoch of SGD; returns the mean loss. Any loss with loss_and_grad works here.
 template <class Loss>
@@ -106,33 +82,10 @@ int main(int argc, char** argv) {
       const double l = loss_name == "ce" ? train_epoch(*net, opt, batches, cross_entropy{reduction::mean})
                                          : train_epoch(*net, opt, batches, square_loss{reduction::mean});
       std::printf("epoch %zu  lr %.4f  train loss %.4f  validation accuracy %.4f\n", epoch + 1, opt.lr(), l,
-                  evaluate_on(*net, val).accuracy());
+                  train_multiclass::evaluate_on(*net, val).accuracy());
     }
 
-    const confusion_matrix cm = evaluate_on(*net, test);
-    std::printf("test accuracy %.4f\nconfusion matrix (rows: true class, columns: predicted)\n%s", cm.accuracy(),
-                cm.str(class_names).c_str());
-
-    // Save the model for inference (weights, BN running statistics, each layer's settings and
-    // the preprocessing of its inputs); load it into a fresh network and check that it
-    // predicts exactly the same.
-    const std::string model = out + "/model";
-    save_model(*net, model, preprocessing<float>{.standardise = stats});
-    auto loaded = std::make_unique<net_t>();
-    const std::optional<preprocessing<float>> pre = load_model(*loaded, model);
-    if (!pre) throw std::runtime_error(model + ": no preprocessing recorded");
-    const confusion_matrix again = evaluate_on(*loaded, test);
-    std::printf("saved to %s and loaded back: test accuracy %.4f\n", model.c_str(), again.accuracy());
-    if (again.correct() != cm.correct()) throw std::runtime_error("the loaded model predicts differently");
-
-    // One raw image, as an application would get it: the saved preprocessing, then predict.
-    const matrix<float> image = pre->apply(raw_image);
-    const matrix<float>& scores = predict(*loaded, image);
-    const std::size_t cls = argmax(scores)[0];
-    std::printf("test image 0 (true class %s): predicted %s", class_names[std::size_t(test.label[0])].c_str(),
-                class_names[cls].c_str());
-    if (loss_name == "ce") std::printf(", probability %.3f", double(softmax(scores)(0, cls)));
-    std::printf("\n");
+    train_multiclass::finish(*net, test, stats, raw_image, out, loss_name);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_multiclass: %s\n", e.what());
     return 1;

@@ -47,10 +47,28 @@
   KW nlohmann::json detail::ckpt::load<T>(const std::filesystem::path&, const std::string&,      \
                                           const std::vector<detail::ckpt::part<T>>&);
 
+// The trainer's members in two groups (the training loop; its checkpoint state), named one by
+// one: the class as a whole took one unit over the compile budget (docs/performance.md).
 #define RHONET_TOP_FLOOR_TRAIN(KW, T)                                                            \
-  KW class trainer<T>;                                                                           \
+  KW trainer<T>::trainer(model<T>&, const dataset<T>&, trainer_options);                         \
+  KW void trainer<T>::make_optimizer(const trainer_options&);                                    \
+  KW void trainer<T>::run();                                                                     \
+  KW void trainer<T>::train_epoch(std::size_t, std::size_t&);                                    \
+  KW void trainer<T>::train_step(std::size_t, std::size_t, std::size_t&);                        \
+  KW void trainer<T>::observe(double, bool);                                                     \
+  KW std::optional<double> trainer<T>::plateau_metric(const epoch_report&) const;
+
+// train(): the trainer with the observers its options ask for.
+#define RHONET_TOP_FLOOR_TRAIN_FUNCTION(KW, T)                                                   \
   KW train_result detail::train_model<T>(model<T>&, const dataset<T>&, const dataset<T>&,        \
                                          const train_options&, const std::vector<run_observer<T>*>&);
+
+#define RHONET_TOP_FLOOR_TRAIN_STATE(KW, T)                                                      \
+  KW std::uint64_t trainer<T>::train_fingerprint() const;                                        \
+  KW nlohmann::json trainer<T>::config() const;                                                  \
+  KW std::vector<detail::ckpt::part<T>> trainer<T>::state_parts();                               \
+  KW void trainer<T>::save_checkpoint(const std::filesystem::path&);                             \
+  KW void trainer<T>::resume(const std::filesystem::path&);
 
 #define RHONET_TOP_FLOOR_LIVE_OBSERVERS(KW, T)                                                   \
   KW class fault_guard<T>;                                                                       \
@@ -81,6 +99,8 @@ RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_OBSERVE)
 RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_CHECKPOINT_WRITE)
 RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_CHECKPOINT_READ)
 RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_TRAIN)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_TRAIN_STATE)
+RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_TRAIN_FUNCTION)
 RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_LIVE_OBSERVERS)
 RHONET_TOP_FLOOR(RHONET_TOP_FLOOR_FILE_OBSERVERS)
 }  // namespace rhonet

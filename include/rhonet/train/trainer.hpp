@@ -267,6 +267,8 @@ class run_observer {
   virtual void load_state(const checkpoint_reader<T>&) {}
 };
 
+// A member defined outside the class must also be named in compiled.hpp (RHONET_TOP_FLOOR_TRAIN
+// or _TRAIN_STATE), or programs built with rhonet::compiled will not link.
 template <class T>
 class trainer {
  public:
@@ -345,6 +347,11 @@ class trainer {
   void make_optimizer(const trainer_options& o);
   // The plateau metric of the epoch just finished, if it was measured.
   std::optional<double> plateau_metric(const epoch_report& r) const;
+  // run()'s phases: one epoch (its batches, then the epoch's observers, observation, plateau
+  // and checkpoint) and one step on the batch of n rows in xb_, yb_. next_early: the step
+  // count of the next early observation (powers of 2 in epoch 1).
+  void train_epoch(std::size_t epoch, std::size_t& next_early);
+  void train_step(std::size_t epoch, std::size_t n, std::size_t& next_early);
 
   model<T>* net_;
   const dataset<T>* train_;
@@ -669,84 +676,9 @@ void trainer<T>::run() {
   try {
     for (run_observer<T>* o : observers_) o->on_begin(*this);
     if (epoch_ == 0 && !resume_in_epoch_) observe(0);
-    const std::size_t per_epoch = steps_per_epoch();
     std::size_t next_early = 1;  // the next early observation: the first power of 2 after steps()
     while (next_early <= steps()) next_early *= 2;
-    for (std::size_t epoch = first_epoch; epoch <= opt_.epochs; ++epoch) {
-      if (opt_.schedule) optim_->set_lr(opt_.schedule->lr_at(epoch - 1));
-      cur_ = {};
-      cur_.batcher_at_start = batches_.state();
-      if (resume_in_epoch_) {  // a checkpoint of the middle of this epoch: skip what it did
-        const epoch_progress done = *resume_in_epoch_;
-        resume_in_epoch_.reset();
-        for (std::size_t b = 0; b < done.batches; ++b)
-          if (batches_.next(xb_, yb_) == 0)
-            throw std::logic_error("rhonet::trainer: the resumed epoch has fewer batches than its checkpoint says");
-        cur_.batches = done.batches, cur_.seen = done.seen, cur_.wrong = done.wrong, cur_.loss = done.loss;
-      }
-      while (std::size_t n = batches_.next(xb_, yb_)) {
-        step_report<T> r{epoch, steps() + 1, n, 0.0, 0, xb_, yb_};
-        for (run_observer<T>* o : observers_) o->on_batch(*this, r);
-        const process_group* g = opt_.group;
-        const row_slice mine = g ? slice_of(n, g->rank(), g->size()) : row_slice{0, n};
-        if (g) {
-          copy_rows(xb_, mine, xs_);
-          copy_rows(yb_, mine, ys_);
-        }
-        const matrix<T>& xin = g ? xs_ : xb_;
-        const matrix<T>& yin = g ? ys_ : yb_;
-        const matrix<T>& out = net_->forward(xin, mode::train);
-        T l = loss_and_grad(opt_.loss, out, yin, grad_);
-        std::size_t w = misclassified(out, yin);
-        if (g) {
-          // The batch's loss and errors, and whether any process is asked to stop (all must
-          // stop at the same step, or the others would wait in the next sum forever).
-          const bool mean = loss_reduction(opt_.loss) == reduction::mean;
-          if (mean) scale_loss_gradient(grad_, mine.rows(), n);
-          const bool stop = opt_.stop && opt_.stop->load(std::memory_order_relaxed);
-          double sums[3] = {double(l) * (mean ? double(mine.rows()) : 1.0), double(w), stop ? 1.0 : 0.0};
-          g->sum(std::span<double>(sums, 3));
-          l = T(mean ? sums[0] / double(n) : sums[0]);
-          w = std::size_t(sums[1]);
-          stop_everywhere_ = sums[2] > 0;
-        }
-        r.loss = double(l);
-        r.wrong = w;
-        r.out = &out;  // with a group: this process's slice
-        if (opt_.update_in_backward) {
-          net_->backward_and_step(grad_, *optim_);
-          for (run_observer<T>* o : observers_) o->on_backward(*this, r);
-        } else {
-          net_->backward(grad_);
-          if (g) sum_gradients(params_, *g, flat_);
-          for (run_observer<T>* o : observers_) o->on_backward(*this, r);
-          optim_->step();
-        }
-        for (run_observer<T>* o : observers_) o->on_step(*this, r);
-        cur_.loss += double(l) * double(n);
-        cur_.wrong += w;
-        cur_.seen += n;
-        ++cur_.batches;
-        if (opt_.observe_early_steps && epoch == 1 && steps() == next_early && steps() < per_epoch) {
-          observe(double(steps()) / double(per_epoch));
-          next_early *= 2;
-        }
-        // After the step's bookkeeping, so that a checkpoint of this moment holds all of it.
-        if (opt_.group ? stop_everywhere_ : opt_.stop && opt_.stop->load(std::memory_order_relaxed))
-          throw training_interrupted(epoch, r.step, last_checkpoint_);
-      }
-      epoch_ = epoch;
-      const double denom = double(std::max<std::size_t>(cur_.seen, 1));
-      const epoch_report er{epoch, cur_.loss / denom, double(cur_.wrong) / denom, cur_.seen};
-      cur_ = {};
-      for (run_observer<T>* o : observers_) o->on_epoch(*this, er);
-      if (opt_.observe_epochs.empty() || opt_.observe_epochs.count(epoch)) observe(double(epoch));
-      // After the observation (a metric may come from it), before the checkpoint (which then
-      // holds the lr of the next epoch).
-      if (plateau_)
-        if (const std::optional<double> v = plateau_metric(er)) optim_->set_lr(plateau_->step(*v, optim_->lr()));
-      for (run_observer<T>* o : observers_) o->on_checkpoint(*this, epoch);
-    }
+    for (std::size_t epoch = first_epoch; epoch <= opt_.epochs; ++epoch) train_epoch(epoch, next_early);
     // A resumed run that was already complete: its final state, without a new log row.
     if (first_epoch > opt_.epochs) observe(double(epoch_), false);
     outcome.finished = true;
@@ -775,6 +707,87 @@ void trainer<T>::run() {
     throw;
   }
   for (run_observer<T>* o : observers_) o->on_end(*this, outcome);
+}
+
+template <class T>
+void trainer<T>::train_epoch(std::size_t epoch, std::size_t& next_early) {
+  if (opt_.schedule) optim_->set_lr(opt_.schedule->lr_at(epoch - 1));
+  cur_ = {};
+  cur_.batcher_at_start = batches_.state();
+  if (resume_in_epoch_) {  // a checkpoint of the middle of this epoch: skip what it did
+    const epoch_progress done = *resume_in_epoch_;
+    resume_in_epoch_.reset();
+    for (std::size_t b = 0; b < done.batches; ++b)
+      if (batches_.next(xb_, yb_) == 0)
+        throw std::logic_error("rhonet::trainer: the resumed epoch has fewer batches than its checkpoint says");
+    cur_.batches = done.batches, cur_.seen = done.seen, cur_.wrong = done.wrong, cur_.loss = done.loss;
+  }
+  while (std::size_t n = batches_.next(xb_, yb_)) train_step(epoch, n, next_early);
+  epoch_ = epoch;
+  const double denom = double(std::max<std::size_t>(cur_.seen, 1));
+  const epoch_report er{epoch, cur_.loss / denom, double(cur_.wrong) / denom, cur_.seen};
+  cur_ = {};
+  for (run_observer<T>* o : observers_) o->on_epoch(*this, er);
+  if (opt_.observe_epochs.empty() || opt_.observe_epochs.count(epoch)) observe(double(epoch));
+  // After the observation (a metric may come from it), before the checkpoint (which then
+  // holds the lr of the next epoch).
+  if (plateau_)
+    if (const std::optional<double> v = plateau_metric(er)) optim_->set_lr(plateau_->step(*v, optim_->lr()));
+  for (run_observer<T>* o : observers_) o->on_checkpoint(*this, epoch);
+}
+
+template <class T>
+void trainer<T>::train_step(std::size_t epoch, std::size_t n, std::size_t& next_early) {
+  step_report<T> r{epoch, steps() + 1, n, 0.0, 0, xb_, yb_};
+  for (run_observer<T>* o : observers_) o->on_batch(*this, r);
+  const process_group* g = opt_.group;
+  const row_slice mine = g ? slice_of(n, g->rank(), g->size()) : row_slice{0, n};
+  if (g) {
+    copy_rows(xb_, mine, xs_);
+    copy_rows(yb_, mine, ys_);
+  }
+  const matrix<T>& xin = g ? xs_ : xb_;
+  const matrix<T>& yin = g ? ys_ : yb_;
+  const matrix<T>& out = net_->forward(xin, mode::train);
+  T l = loss_and_grad(opt_.loss, out, yin, grad_);
+  std::size_t w = misclassified(out, yin);
+  if (g) {
+    // The batch's loss and errors, and whether any process is asked to stop (all must
+    // stop at the same step, or the others would wait in the next sum forever).
+    const bool mean = loss_reduction(opt_.loss) == reduction::mean;
+    if (mean) scale_loss_gradient(grad_, mine.rows(), n);
+    const bool stop = opt_.stop && opt_.stop->load(std::memory_order_relaxed);
+    double sums[3] = {double(l) * (mean ? double(mine.rows()) : 1.0), double(w), stop ? 1.0 : 0.0};
+    g->sum(std::span<double>(sums, 3));
+    l = T(mean ? sums[0] / double(n) : sums[0]);
+    w = std::size_t(sums[1]);
+    stop_everywhere_ = sums[2] > 0;
+  }
+  r.loss = double(l);
+  r.wrong = w;
+  r.out = &out;  // with a group: this process's slice
+  if (opt_.update_in_backward) {
+    net_->backward_and_step(grad_, *optim_);
+    for (run_observer<T>* o : observers_) o->on_backward(*this, r);
+  } else {
+    net_->backward(grad_);
+    if (g) sum_gradients(params_, *g, flat_);
+    for (run_observer<T>* o : observers_) o->on_backward(*this, r);
+    optim_->step();
+  }
+  for (run_observer<T>* o : observers_) o->on_step(*this, r);
+  cur_.loss += double(l) * double(n);
+  cur_.wrong += w;
+  cur_.seen += n;
+  ++cur_.batches;
+  const std::size_t per_epoch = steps_per_epoch();
+  if (opt_.observe_early_steps && epoch == 1 && steps() == next_early && steps() < per_epoch) {
+    observe(double(steps()) / double(per_epoch));
+    next_early *= 2;
+  }
+  // After the step's bookkeeping, so that a checkpoint of this moment holds all of it.
+  if (opt_.group ? stop_everywhere_ : opt_.stop && opt_.stop->load(std::memory_order_relaxed))
+    throw training_interrupted(epoch, r.step, last_checkpoint_);
 }
 
 }  // namespace rhonet
