@@ -192,38 +192,56 @@ class parser : bound_values {
       if (!app_.count("--limit-train")) o.limit_train = quick_samples;
       if (!app_.count("--limit-test")) o.limit_test = quick_samples;
     }
-    for (const auto& name : names) {
-      planned_setting s;
-      std::string inits = "0.1,1,5";
-      if (name == "custom") {
-        s.arch = arch_, s.bn = bn_ == "on", s.wd = wd_, s.lr = arch_ == "fc4" ? 0.1 : 0.01;
-        s.epochs = paper_preset ? 1000 : arch_ == "conv4" ? 4 : wd_ > 0 ? 1000 : 300;
-        s.name = arch_ + "-" + (s.bn ? "bn" : "nobn") + "-" + (wd_ > 0 ? "wd" : "nowd");
-      } else {
-        const auto& n = *std::find_if(named_settings().begin(), named_settings().end(),
-                                      [&](const named_setting& t) { return t.name == name; });
-        s.name = n.name, s.arch = n.arch, s.bn = n.bn, s.wn = n.wn, s.wd = n.wd;
-        s.lr = paper_preset ? n.lr : n.quick_lr;
-        s.momentum = n.momentum, s.epochs = paper_preset ? n.paper_epochs : n.quick_epochs;
-        s.flow_samples = n.flow_samples;
-        if (!paper_preset || n.flow_samples) inits = n.quick_inits;  // a flow setting: one init
-        if (app_.count("--wd")) s.wd = wd_;
-        if (s.flow_samples && (app_.count("--momentum") || app_.count("--batch")))
-          throw CLI::ValidationError(app_.count("--momentum") ? "--momentum" : "--batch",
-                                     "the setting " + s.name + " follows gradient flow: full batch, momentum 0; "
-                                     "leave the flag out or name the settings with --experiment, without the flow ones");
-      }
-      s.width = app_.count("--width") ? std::stoull(width_) : paper_preset ? 512 : 128;
-      if (app_.count("--init")) inits = inits_;
-      s.init_labels = cli::split_items(inits, err, "numbers");
-      s.inits = cli::reals(inits);
-      if (app_.count("--lr")) s.lr = lr_;
-      if (app_.count("--momentum")) s.momentum = momentum_;
-      if (app_.count("--epochs")) s.epochs = epochs_;
-      if (app_.count("--batch")) s.batch = batch_;
-      if (s.flow_samples) s.batch = s.flow_samples;
-      o.settings.push_back(s);
+    for (const auto& name : names) o.settings.push_back(plan_setting(name, paper_preset));
+    set_task(o);
+    if (o.seeds - 1 > std::numeric_limits<std::uint64_t>::max() - o.seed)
+      throw CLI::ValidationError("--seeds", std::to_string(o.seeds) + " seeds from --seed " + std::to_string(o.seed) +
+                                                " run past the largest seed, " +
+                                                std::to_string(std::numeric_limits<std::uint64_t>::max()));
+    o.overrides = cli::overrides(override_items_);
+    return o;
+  }
+
+ private:
+  // One setting of --experiment as the options and the preset make it.
+  planned_setting plan_setting(const std::string& name, bool paper_preset) const {
+    std::string err;
+    planned_setting s;
+    std::string inits = "0.1,1,5";
+    if (name == "custom") {
+      s.arch = arch_, s.bn = bn_ == "on", s.wd = wd_, s.lr = arch_ == "fc4" ? 0.1 : 0.01;
+      s.epochs = paper_preset ? 1000 : arch_ == "conv4" ? 4 : wd_ > 0 ? 1000 : 300;
+      s.name = arch_ + "-" + (s.bn ? "bn" : "nobn") + "-" + (wd_ > 0 ? "wd" : "nowd");
+    } else {
+      const auto& n = *std::find_if(named_settings().begin(), named_settings().end(),
+                                    [&](const named_setting& t) { return t.name == name; });
+      s.name = n.name, s.arch = n.arch, s.bn = n.bn, s.wn = n.wn, s.wd = n.wd;
+      s.lr = paper_preset ? n.lr : n.quick_lr;
+      s.momentum = n.momentum, s.epochs = paper_preset ? n.paper_epochs : n.quick_epochs;
+      s.flow_samples = n.flow_samples;
+      if (!paper_preset || n.flow_samples) inits = n.quick_inits;  // a flow setting: one init
+      if (app_.count("--wd")) s.wd = wd_;
+      if (s.flow_samples && (app_.count("--momentum") || app_.count("--batch")))
+        throw CLI::ValidationError(app_.count("--momentum") ? "--momentum" : "--batch",
+                                   "the setting " + s.name + " follows gradient flow: full batch, momentum 0; "
+                                   "leave the flag out or name the settings with --experiment, without the flow ones");
     }
+    s.width = app_.count("--width") ? std::stoull(width_) : paper_preset ? 512 : 128;
+    if (app_.count("--init")) inits = inits_;
+    s.init_labels = cli::split_items(inits, err, "numbers");
+    s.inits = cli::reals(inits);
+    if (app_.count("--lr")) s.lr = lr_;
+    if (app_.count("--momentum")) s.momentum = momentum_;
+    if (app_.count("--epochs")) s.epochs = epochs_;
+    if (app_.count("--batch")) s.batch = batch_;
+    if (s.flow_samples) s.batch = s.flow_samples;
+    return s;
+  }
+
+  // The task: the class ids, and the output count they and --outputs give, which must be one
+  // the network types were compiled for.
+  void set_task(options& o) {
+    std::string err;
     if (classes_ == "all") classes_ = "0,1,2,3,4,5,6,7,8,9";
     o.classes.clear();
     for (const auto& item : cli::split_items(classes_, err, "class ids"))  // validated already
@@ -253,15 +271,8 @@ class parser : bound_values {
                            "compiled ahead): configure with -DRHONET_PAPER_OUTPUTS=\"" + cmake +
                            std::to_string(o.outputs) + "\" and build again");
     }
-    if (o.seeds - 1 > std::numeric_limits<std::uint64_t>::max() - o.seed)
-      throw CLI::ValidationError("--seeds", std::to_string(o.seeds) + " seeds from --seed " + std::to_string(o.seed) +
-                                                " run past the largest seed, " +
-                                                std::to_string(std::numeric_limits<std::uint64_t>::max()));
-    o.overrides = cli::overrides(override_items_);
-    return o;
   }
 
- private:
   CLI::App app_{"Reproduce Poggio & Liao's experiments: train the paper's networks with the square loss and "
                 "report rho, margins and neural collapse against the predictions."};
 };
