@@ -53,14 +53,11 @@ class binary_run {
  public:
   // Locks and checks the folders before the data is loaded, so a refusal comes at once; from
   // here on a signal stops training cleanly.
-  binary_run(const train_binary_cli::options& o)
+  explicit binary_run(const train_binary_cli::options& o)
       : o_(o),
         out_(o.out),
         ckpt_(o.checkpoint_dir),
-        claim_(run_folder::claim_folder(out_, "train_binary", "--out",
-                                        o.overwrite ? run_folder::mode::overwrite
-                                        : o.resume  ? run_folder::mode::resume
-                                                    : run_folder::mode::fresh,
+        claim_(run_folder::claim_folder(out_, "train_binary", "--out", run_folder::mode_of(o.overwrite, o.resume),
                                         is_train_binary_run)),
         ckpt_lock_(lock_checkpoint_folder()) {}
 

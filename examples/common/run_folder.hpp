@@ -22,6 +22,11 @@ namespace fs = std::filesystem;
 
 enum class mode { fresh, overwrite, resume };
 
+// The mode a program's --overwrite and --resume flags ask for (the CLIs make them exclusive).
+inline mode mode_of(bool overwrite, bool resume) {
+  return overwrite ? mode::overwrite : resume ? mode::resume : mode::fresh;
+}
+
 struct claim {
   rhonet::folder_lock lock;
   bool had_run = false;    // the folder holds an earlier run of this program

@@ -140,10 +140,7 @@ class sweep_driver {
       : o_(o),
         mpi_(mpi),
         out_dir_(o.out),
-        claim_(run_folder::claim_folder(out_dir_, "paper", "--out",
-                                        o.overwrite ? run_folder::mode::overwrite
-                                        : o.resume  ? run_folder::mode::resume
-                                                    : run_folder::mode::fresh,
+        claim_(run_folder::claim_folder(out_dir_, "paper", "--out", run_folder::mode_of(o.overwrite, o.resume),
                                         is_paper_run)),
         remote_done_(mpi == nullptr) {}
 
