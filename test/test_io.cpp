@@ -1,7 +1,7 @@
 // Writing run folders safely: the folder lock (one writer per folder, the holder's pid in the
 // second writer's error, no stale lock after a kill), the checked append-only file (a failing
 // write throws at that line, naming the path and the OS error) and the atomic write (no
-// temporary file left behind on any failure).
+// temporary file left behind on any failure, and a killed writer's removed by the next).
 #define BOOST_TEST_MODULE rhonet_io
 #include <boost/test/unit_test.hpp>
 
@@ -230,6 +230,31 @@ BOOST_AUTO_TEST_CASE(failed_rename_leaves_no_temporary) {
   BOOST_CHECK_THROW(rhonet::write_file_atomically(p, "{}\n"), fs::filesystem_error);
   BOOST_TEST(temporaries(dir.path) == 0);
   BOOST_TEST(fs::is_directory(p / "in-the-way"));
+}
+
+// A writer killed between its temporary file and the rename (SIGKILL, power loss) leaves
+// <file>.tmp-<pid>; whoever writes the file next removes it, but never one whose writer runs.
+BOOST_AUTO_TEST_CASE(stale_temporaries_of_dead_writers_are_removed) {
+  rhonet_test::scratch dir("atomic");
+  const fs::path p = dir.path / "summary.json";
+  const pid_t dead = ::fork();
+  BOOST_REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  int status = 0;
+  BOOST_REQUIRE(::waitpid(dead, &status, 0) == dead);  // reaped: its pid names no process now
+  const pid_t alive = ::getppid();
+  write_text(p, "{}\n");
+  write_text(dir.path / ("summary.json.tmp-" + std::to_string(dead)), "{\"cut");
+  write_text(dir.path / ("summary.json.tmp-" + std::to_string(alive)), "{\"being written");
+  write_text(dir.path / "summary.json.tmp-x1", "not a pid");
+  write_text(dir.path / ("other.json.tmp-" + std::to_string(dead)), "another file's");
+  BOOST_TEST(rhonet::remove_stale_temporaries(p) == 1u);
+  BOOST_TEST(!fs::exists(dir.path / ("summary.json.tmp-" + std::to_string(dead))));
+  BOOST_TEST(fs::exists(dir.path / ("summary.json.tmp-" + std::to_string(alive))));
+  BOOST_TEST(fs::exists(dir.path / "summary.json.tmp-x1"));
+  BOOST_TEST(fs::exists(dir.path / ("other.json.tmp-" + std::to_string(dead))));
+  BOOST_TEST(read_text(p) == "{}\n");
+  BOOST_TEST(rhonet::remove_stale_temporaries(dir.path / "missing" / "a.json") == 0u);  // no folder: nothing
 }
 
 BOOST_AUTO_TEST_CASE(success_replaces_and_leaves_no_temporary) {

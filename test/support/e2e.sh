@@ -26,7 +26,8 @@ json() {
 # observations.csv and margins.csv without their seconds column, summary.json without wall
 # times, where a resume began, and the folders above a checkpoint (its name is compared).
 same_run_folder() {
-  [ "$(cd "$1" && ls | sort)" = "$(cd "$2" && ls | sort)" ] || fail "$1 and $2 hold other files"
+  [ "$(cd "$1" && ls | sort)" = "$(cd "$2" && ls | sort)" ] ||
+    fail "$1 and $2 hold other files: $(cd "$1" && ls | sort | tr '\n' ' ')and $(cd "$2" && ls | sort | tr '\n' ' ')"
   /usr/bin/python3 - "$1" "$2" <<'PY' || fail "$1 and $2 differ"
 import csv, json, sys
 a, b = sys.argv[1:]

@@ -66,7 +66,6 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -74,6 +73,7 @@
 #include <rhonet/core/error.hpp>
 #include <rhonet/core/finite.hpp>
 #include <rhonet/core/parameter.hpp>
+#include <rhonet/io/durable_file.hpp>
 #include <rhonet/io/layer_settings.hpp>
 #include <rhonet/io/npy.hpp>
 #include <rhonet/optim.hpp>
@@ -591,11 +591,7 @@ inline std::size_t recover_checkpoints(const std::filesystem::path& root) {
     if (!n || suffix.empty()) continue;
     const bool tmp = suffix.rfind(".tmp-", 0) == 0, old = suffix.rfind(".old-", 0) == 0;
     if (!tmp && !old) continue;
-    long pid = 0;
-    const std::string digits = suffix.substr(5);
-    const auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-    if (err != std::errc() || ptr != digits.data() + digits.size() || pid <= 0) continue;
-    if (pid != long(::getpid()) && (::kill(pid_t(pid), 0) == 0 || errno != ESRCH)) continue;  // still running
+    if (!written_by_dead_process(std::string_view(suffix).substr(5))) continue;  // still running
     const fs::path target = checkpoint_path(root, *n);
     std::error_code ec2;
     if (old && !fs::exists(target, ec2) && fs::is_regular_file(p / checkpoint_manifest_name, ec2)) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
@@ -11,6 +12,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace rhonet {
@@ -57,6 +59,35 @@ inline void fsync_path(const std::filesystem::path& path, bool directory) {
   const int e = errno;
   ::close(fd);
   if (r != 0) detail::io_failure(e, "syncing", path);
+}
+
+// True if `digits` (what follows ".tmp-" or ".old-" in a leftover's name) is the pid of a
+// process that no longer runs, or of this one: a writer that can no longer finish its rename.
+inline bool written_by_dead_process(std::string_view digits) {
+  long pid = 0;
+  const auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+  if (err != std::errc() || ptr != digits.data() + digits.size() || pid <= 0) return false;
+  return pid == long(::getpid()) || (::kill(pid_t(pid), 0) != 0 && errno == ESRCH);
+}
+
+// Removes the temporary files `<path>.tmp-<pid>` that write_file_atomically calls killed
+// before their rename left beside `path` (SIGKILL, power loss), when their writer no longer
+// runs. The owner of a file calls it before writing it again; `path` itself is untouched.
+// Returns how many it removed.
+inline std::size_t remove_stale_temporaries(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  const std::string prefix = path.filename().string() + ".tmp-";
+  std::error_code ec;
+  std::size_t removed = 0;
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+        written_by_dead_process(std::string_view(name).substr(prefix.size())) && e.is_regular_file(ec) &&
+        fs::remove(e.path(), ec))
+      ++removed;
+  }
+  return removed;
 }
 
 // Replaces `path` with `text` atomically: a synced sibling temporary file, then a rename.
