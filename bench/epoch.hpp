@@ -12,6 +12,7 @@
 
 #include "common.hpp"
 
+#include <rhonet/core/subnormals.hpp>
 #include <rhonet/data/batcher.hpp>
 #include <rhonet/init.hpp>
 #include <rhonet/loss.hpp>
@@ -115,6 +116,37 @@ void step_benchmark(benchmark::State& st, const rhonet::dataset<float>& data, bo
   }
   st.counters["samples/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["allocs/step"] = double(allocs) / double(st.iterations());
+}
+
+// A steady-state step of a network stuck in subnormal numbers, as weight decay without batch
+// norm leaves one (weights about 4e-41, activations and gradients below 1.2e-38), with
+// subnormals flushed to zero (range(1) = 1, what the trainer does) or kept (0).
+template <class Net>
+void subnormal_step_benchmark(benchmark::State& st, const rhonet::dataset<float>& data) {
+  set_blas_threads(int(st.range(0)));
+  const rhonet::subnormal_flush flush(st.range(1) != 0);
+  auto net = std::make_unique<Net>();
+  auto ps = net->parameters();
+  std::vector<double> norms;
+  for (auto* p : ps) norms.push_back(4e-41 * std::sqrt(double(p->value.size())));
+  rhonet::init_frobenius(ps, norms, 1);
+  rhonet::sgd<float> opt(ps, {.lr = 0.01, .momentum = 0.9, .weight_decay = 0.01});
+  rhonet::matrix<float> x = rhonet::matrix<float>::from_shape({batch, data.features()});
+  rhonet::matrix<float> y = rhonet::matrix<float>::from_shape({batch, data.outputs()}), grad;
+  std::copy(data.x.data(), data.x.data() + x.size(), x.data());
+  std::copy(data.target.data(), data.target.data() + y.size(), y.data());
+  const rhonet::square_loss loss{rhonet::reduction::mean};
+  auto step = [&] {
+    rhonet::loss_and_grad(loss, net->forward(x, rhonet::mode::train), y, grad);
+    net->backward(grad);
+    opt.step();
+  };
+  step();
+  for (auto _ : st) step();
+  std::size_t subnormal = 0, all = 0;
+  for (auto* p : ps)
+    for (float v : p->value) subnormal += std::fpclassify(v) == FP_SUBNORMAL, ++all;
+  st.counters["subnormal_weights"] = double(subnormal) / double(all);  // the regime held
 }
 
 // Eval-mode forward over the whole training set in chunks of 1000 rows.

@@ -91,6 +91,11 @@ void add_width() {
   bench::with_stats(benchmark::RegisterBenchmark(("fc4_bn_weight_stream" + w).c_str(), [](benchmark::State& st) {
     bench::weight_stream_benchmark<fc4_bn<W>>(st, bench::flat_data());
   }))->Unit(benchmark::kMicrosecond);
+  // A plain FC4 stuck in subnormal numbers, flushed or not (one width is enough).
+  if constexpr (W == 512)
+    bench::with_stats(benchmark::RegisterBenchmark(("fc4_subnormal_step" + w).c_str(), [](benchmark::State& st) {
+      bench::subnormal_step_benchmark<rhonet::arch::fc4<D, W>>(st, bench::flat_data());
+    }))->ArgNames({"blas_threads", "flush"})->Args({1, 0})->Args({1, 1})->UseRealTime()->Unit(benchmark::kMillisecond);
   (void)data;
 }
 

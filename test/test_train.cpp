@@ -617,3 +617,55 @@ BOOST_AUTO_TEST_CASE(update_in_backward_is_refused_where_it_changes_what_is_meas
   square_loss{}.loss_and_grad(m.forward(train_set.x, mode::train), train_set.target, g);
   BOOST_CHECK_THROW(m.backward_and_step(g, opt2), std::logic_error);
 }
+
+// A network whose output is subnormal (three layers of Frobenius norm 1e-14: about 1e-42):
+// the trainer flushes it to exactly 0 by default, keeps it with flush_subnormals = false,
+// and leaves the calling thread's mode as it found it, on an exception too.
+BOOST_AUTO_TEST_CASE(subnormals_are_flushed_while_training) {
+  using tiny_net = network<input<17>, dense<16>, relu, dense<16>, relu, dense<1>>;
+  const auto a = clouds(64, 3);
+  const int threads_before = threads();
+  set_threads(1);  // the GEMMs on this thread (OpenBLAS's own threads keep their mode)
+  struct outputs final : run_observer<float> {
+    std::size_t zero = 0, subnormal = 0, flushing = 0, steps = 0;
+    void on_backward(trainer<float>&, const step_report<float>& r) override {
+      for (float v : *r.out) {
+        zero += v == 0.0f;
+        subnormal += std::fpclassify(v) == FP_SUBNORMAL;
+      }
+      flushing += flushing_subnormals();
+      ++steps;
+    }
+  };
+  const bool before = flushing_subnormals();
+  for (bool flush : {true, false}) {
+    BOOST_TEST_CONTEXT("flush_subnormals " << flush) {
+      auto net = std::make_unique<tiny_net>();
+      init_frobenius(net->parameters(), 1e-14, 4);
+      model_of<tiny_net> m(*net);
+      outputs o;
+      trainer<float> t(m, a, {.epochs = 1, .batch = 16, .flush_subnormals = flush});
+      t.add(o);
+      t.run();
+      BOOST_TEST(o.steps == 4u);
+      BOOST_TEST(o.flushing == (flush ? o.steps : 0u));
+      if (flush) {
+        BOOST_TEST(o.zero == a.size());
+      } else {
+        BOOST_TEST(o.subnormal > a.size() / 2);
+      }
+      BOOST_TEST(flushing_subnormals() == before);
+      BOOST_TEST(to_json(t.options())["flush_subnormals"].get<bool>() == flush);  // summary.json, checkpoints
+    }
+  }
+  struct fails final : run_observer<float> {
+    void on_begin(trainer<float>&) override { throw std::runtime_error("observer failed"); }
+  } failing;
+  auto net = std::make_unique<tiny_net>();
+  model_of<tiny_net> m(*net);
+  trainer<float> t(m, a, {.epochs = 1, .batch = 16});
+  t.add(failing);
+  BOOST_CHECK_THROW(t.run(), std::runtime_error);
+  BOOST_TEST(flushing_subnormals() == before);
+  set_threads(threads_before);
+}

@@ -9,6 +9,7 @@
 #include <rhonet/core/norms.hpp>
 #include <rhonet/core/error.hpp>
 #include <rhonet/core/threads.hpp>
+#include <rhonet/core/subnormals.hpp>
 #include <rhonet/core/blas_kernels.hpp>
 #include <rhonet/core/ensure_blas_kernels.hpp>
 #include <rhonet/layers/layer.hpp>

@@ -73,6 +73,8 @@ struct train_options {
   // Update each parameter inside the backward pass (trainer_options::update_in_backward):
   // the same numbers, less memory traffic.
   bool update_in_backward = false;
+  // Subnormal numbers flushed to zero while training (trainer_options::flush_subnormals).
+  bool flush_subnormals = true;
 };
 
 struct train_result {
@@ -140,6 +142,7 @@ train_result train_model(model<T>& net, const dataset<T>& train_set, const datas
   to.stop = opt.stop;
   to.overrides = opt.overrides;
   to.update_in_backward = opt.update_in_backward;
+  to.flush_subnormals = opt.flush_subnormals;
   trainer<T> t(net, train_set, to);
 
   t.add(std::make_unique<fault_guard<T>>(opt.divergence_loss));

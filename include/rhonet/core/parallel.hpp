@@ -10,6 +10,9 @@
 //   no worker has started: OpenBLAS's threads spin for a while after each GEMM, and a worker
 //   that cannot get a core then costs nothing (a version in which the caller waited for its
 //   workers made 2-thread steps up to 4x slower; docs/performance.md).
+// - In the caller's floating-point mode: each worker takes the MXCSR mode (flushing
+//   subnormals or not, rounding) of the thread that started the loop (core/subnormals.hpp),
+//   so a loop's numbers do not depend on which thread ran a part.
 // - One caller at a time: a second thread calling parallel_for while the pool is busy (two
 //   runs trained side by side in one process) runs its loop alone instead of waiting.
 #pragma once
@@ -22,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include <rhonet/core/subnormals.hpp>
 #include <rhonet/core/threads.hpp>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -69,6 +73,7 @@ class thread_pool {
     while (workers_.size() + 1 < parts) workers_.emplace_back([this, g = generation_.load()] { work(g); });
     const std::uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
     job_ = &part;
+    mode_.store(fp_mode(), std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     // Claims are (generation << 32 | next part): a worker still holding an older job's
     // generation can never claim a part of this one.
@@ -105,6 +110,9 @@ class thread_pool {
       }
       seen = now;
       if (stop_.load(std::memory_order_relaxed)) return;
+      // Read after the generation: at worst a newer job's mode, and then no part of `now` is
+      // left to claim (the claims carry the generation), so no part runs in a wrong mode.
+      if (const std::uint32_t m = mode_.load(std::memory_order_relaxed); m != fp_mode()) set_fp_mode(m);
       run_parts(now, parts_.load(std::memory_order_relaxed));
     }
   }
@@ -114,7 +122,7 @@ class thread_pool {
   const part_job* job_ = nullptr;
   std::atomic<std::uint64_t> claims_{0};
   std::atomic<std::size_t> parts_{0}, done_{0};
-  std::atomic<std::uint32_t> generation_{0};
+  std::atomic<std::uint32_t> generation_{0}, mode_{0};
   std::atomic<bool> stop_{false};
 };
 
