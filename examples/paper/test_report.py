@@ -50,6 +50,11 @@ class TestRegime(unittest.TestCase):
         late_rise = bnwd(1, iter=[0, 1, 10, 100, 1000, 7600, 8000, 10000], rho=[1, 1, 1, 1, 1, 1, 1.2, 1.3])
         self.assertFalse(V.regime(late_rise)[1])
         self.assertIsNone(V.regime(bnwd(1, diverged=True))[1])
+        # rho reached 0 (weight decay won): a regime not reached, with the step it happened
+        test, reached, why = V.regime(bnwd(0.1, rho=[0.1, 1e-20, 0.0, 0.0]))
+        self.assertEqual((test, reached), ("plateau", False))
+        self.assertIn("collapsed: rho = 0 from step 200 on", why)
+        self.assertEqual(V._unjudged(bnwd(0.1, rho=[0.1, 0.0, 0.0]))[0], R)
 
     def test_interpolation(self):
         self.assertTrue(V.regime(plain(1, final={"train_error": 0.0}))[1])

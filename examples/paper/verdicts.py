@@ -160,8 +160,16 @@ def regime(run):
     if _has_wd(run):
         rho = _series(run, "rho")
         it = _series(run, "iter")
-        if len(rho) < 2 or len(it) != len(rho) or not all(_finite(v) for v in rho) or rho[-1] <= 0:
+        if len(rho) < 2 or len(it) != len(rho) or not all(_finite(v) for v in rho):
             return "plateau", None, "fewer than 2 finite observations"
+        if rho[-1] <= 0:
+            # Weight decay won: the weights shrank until their products (rho, the outputs)
+            # were 0 in float; f = g / rho is undefined from there. A fixed point, but not
+            # the one the predictions are about.
+            first = next(i for i in range(len(rho)) if all(v <= 0 for v in rho[i:]))
+            return ("plateau", False,
+                    f"collapsed: rho = 0 from step {int(it[first])} on (weight decay drove the network "
+                    f"to the zero function; f = g / rho is undefined)")
         # the last observation at or before 3/4 of the steps, so that the whole last quarter
         # lies between the two values compared
         t = (1.0 - LATE_FRACTION) * it[-1]
