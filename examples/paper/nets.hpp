@@ -1,6 +1,7 @@
 // The paper's networks behind the model interface (rhonet/model.hpp): new_network() builds
-// the one a setting asks for. Each network type is compiled in a generated translation unit
-// of its own (unit.cpp.in, examples/CMakeLists.txt), which includes only the network headers;
+// the one a setting asks for. Each family of network types (the same layers up to the output
+// count) is compiled in a generated translation unit of its own (unit.cpp.in,
+// examples/CMakeLists.txt), which includes only the network headers;
 // training, observation and checkpoints depend on the element type only and are compiled once
 // (rhonet::compiled). So every unit stays small (docs/performance.md, "Compile time").
 #pragma once

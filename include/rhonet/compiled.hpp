@@ -19,7 +19,7 @@
 #include <rhonet/layers/weight_norm.hpp>
 #include <rhonet/train.hpp>
 
-#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+#if defined(RHONET_SEPARATE_COMPILATION)
 // KW is `extern template` (a declaration: compiled elsewhere) or `template` (the definition,
 // in src/). Every translation unit sees all the declarations; a source file of the library
 // then defines its own group.

@@ -482,7 +482,7 @@ struct batch_norm {
 #define RHONET_AFFINE_BATCH_NORM_INSTANCES(KW, T)                         \
   KW class ::rhonet::detail::batch_norm_core<T, ::rhonet::affine::scale>; \
   KW class ::rhonet::detail::batch_norm_core<T, ::rhonet::affine::scale_shift>;
-#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+#if defined(RHONET_SEPARATE_COMPILATION)
 RHONET_BATCH_NORM_INSTANCES(extern template, float)
 RHONET_BATCH_NORM_INSTANCES(extern template, double)
 RHONET_AFFINE_BATCH_NORM_INSTANCES(extern template, float)

@@ -123,7 +123,7 @@ struct dense {
                                              const T*, T*, ::rhonet::mode);                         \
   KW void ::rhonet::detail::dense_backward<T>(const T*, std::size_t, std::size_t, const T*, std::size_t, \
                                               const T*, T*, T*, T*);
-#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+#if defined(RHONET_SEPARATE_COMPILATION)
 RHONET_DENSE_INSTANCES(extern template, float)
 RHONET_DENSE_INSTANCES(extern template, double)
 #endif

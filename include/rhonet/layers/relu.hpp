@@ -77,7 +77,7 @@ struct relu : parameter_free_layer {
 #define RHONET_RELU_INSTANCES(KW, T)                                                    \
   KW void ::rhonet::detail::relu_forward<T>(const T*, T*, std::size_t);                 \
   KW void ::rhonet::detail::relu_backward<T>(const T*, const T*, T*, std::size_t);
-#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+#if defined(RHONET_SEPARATE_COMPILATION)
 RHONET_RELU_INSTANCES(extern template, float)
 RHONET_RELU_INSTANCES(extern template, double)
 #endif

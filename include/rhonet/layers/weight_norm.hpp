@@ -128,7 +128,7 @@ struct weight_norm {
 #define RHONET_WEIGHT_NORM_INSTANCES(KW, T)                                                          \
   KW T ::rhonet::detail::weight_norm_apply<T>(const T*, std::size_t, T, T*);                         \
   KW T ::rhonet::detail::weight_norm_gradients<T>(const T*, const T*, std::size_t, T, T, T*);
-#if defined(RHONET_SEPARATE_COMPILATION) || defined(RHONET_INSTANTIATE)
+#if defined(RHONET_SEPARATE_COMPILATION)
 RHONET_WEIGHT_NORM_INSTANCES(extern template, float)
 RHONET_WEIGHT_NORM_INSTANCES(extern template, double)
 #endif

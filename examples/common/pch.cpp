@@ -1,1 +1,0 @@
-// The unit that builds the examples' shared precompiled header (examples/CMakeLists.txt).
