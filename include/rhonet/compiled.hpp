@@ -68,6 +68,13 @@
   KW nlohmann::json trainer<T>::config() const;                                                  \
   KW std::vector<detail::ckpt::part<T>> trainer<T>::state_parts();                               \
   KW void trainer<T>::save_checkpoint(const std::filesystem::path&);                             \
+  KW std::map<std::string, nlohmann::json> trainer<T>::changing_overrides(                       \
+      const std::filesystem::path&, const nlohmann::json&) const;                                \
+  KW void trainer<T>::check_saved_config(const checkpoint_reader<T>&, const nlohmann::json&,     \
+                                         const nlohmann::json&,                                  \
+                                         const std::map<std::string, nlohmann::json>&) const;    \
+  KW typename trainer<T>::saved_progress trainer<T>::read_trainer_section(                       \
+      const checkpoint_reader<T>&) const;                                                        \
   KW void trainer<T>::resume(const std::filesystem::path&);
 
 #define RHONET_TOP_FLOOR_LIVE_OBSERVERS(KW, T)                                                   \

@@ -351,6 +351,14 @@ class trainer {
  private:
   nlohmann::json config() const;
   std::vector<detail::ckpt::part<T>> state_parts();
+  // resume()'s phases: the overrides that change a value, the check of the saved
+  // configuration, and the trainer's own section read back.
+  struct saved_progress;
+  std::map<std::string, nlohmann::json> changing_overrides(const std::filesystem::path& dir,
+                                                           const nlohmann::json& now) const;
+  void check_saved_config(const checkpoint_reader<T>& r, const nlohmann::json& saved, const nlohmann::json& now,
+                          const std::map<std::string, nlohmann::json>& changing) const;
+  saved_progress read_trainer_section(const checkpoint_reader<T>& r) const;
   void make_optimizer(const trainer_options& o);
   // The plateau metric of the epoch just finished, if it was measured.
   std::optional<double> plateau_metric(const epoch_report& r) const;
@@ -383,6 +391,13 @@ class trainer {
   };
   epoch_progress cur_{};
   std::optional<epoch_progress> resume_in_epoch_{};
+  struct saved_progress {  // the trainer's section of a checkpoint
+    std::size_t epoch = 0;
+    double seconds = 0;
+    nlohmann::json changes = nlohmann::json::array();
+    std::optional<nlohmann::json> epochs;  // the run's planned epochs then
+    std::optional<epoch_progress> in_epoch;
+  };
   double seconds_before_ = 0;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::filesystem::path last_checkpoint_{};
@@ -532,88 +547,103 @@ void trainer<T>::save_checkpoint(const std::filesystem::path& dir) {
   last_checkpoint_ = dir;
 }
 
+// The overridden fields whose value changes, from the checkpoint's manifest: read before
+// loading, since SGD loads only into an optimiser with the saved momentum and weight decay.
 template <class T>
-void trainer<T>::resume(const std::filesystem::path& dir) {
-  namespace ck = detail::ckpt;
-  const nlohmann::json now = config();
-  // The overridden fields whose value changes: read from the manifest before loading, since
-  // SGD loads only into an optimiser with the saved momentum and weight decay.
+std::map<std::string, nlohmann::json> trainer<T>::changing_overrides(const std::filesystem::path& dir,
+                                                                     const nlohmann::json& now) const {
   std::map<std::string, nlohmann::json> changing;
-  if (!opt_.overrides.empty()) {
-    const nlohmann::json m = read_checkpoint_manifest(dir);
-    if (m.contains("trainer") && m["trainer"].is_object() && m["trainer"].contains("config") &&
-        m["trainer"]["config"].is_object()) {
-      const nlohmann::json& saved = m["trainer"]["config"];
-      for (const std::string& f : opt_.overrides)
-        if (saved.contains(f) && now.contains(f) && saved[f].is_number() && saved[f] != now[f]) changing[f] = saved[f];
-    }
+  if (opt_.overrides.empty()) return changing;
+  const nlohmann::json m = read_checkpoint_manifest(dir);
+  if (m.contains("trainer") && m["trainer"].is_object() && m["trainer"].contains("config") &&
+      m["trainer"]["config"].is_object()) {
+    const nlohmann::json& saved = m["trainer"]["config"];
+    for (const std::string& f : opt_.overrides)
+      if (saved.contains(f) && now.contains(f) && saved[f].is_number() && saved[f] != now[f]) changing[f] = saved[f];
   }
   if (changing.count("lr") && opt_.schedule)
     throw std::invalid_argument("rhonet::trainer: lr cannot be overridden in a run with an lr schedule "
                                 "(the schedule sets the lr of every epoch)");
+  return changing;
+}
+
+// Every field of the saved configuration must be this run's, the optimiser's type first (its
+// options mean nothing under another type); numbers compare as numbers (lr 1 is lr 1.0).
+// Fields only this run has (newer options) are not checked: older checkpoints resume.
+template <class T>
+void trainer<T>::check_saved_config(const checkpoint_reader<T>& r, const nlohmann::json& saved,
+                                    const nlohmann::json& now,
+                                    const std::map<std::string, nlohmann::json>& changing) const {
+  std::vector<std::string> keys;
+  if (saved.contains("optimizer")) keys.push_back("optimizer");
+  for (const auto& [key, value] : saved.items())
+    if (key != "optimizer") keys.push_back(key);
+  for (const std::string& key : keys) {
+    if (changing.count(key)) continue;
+    const nlohmann::json& value = saved[key];
+    const nlohmann::json mine = now.contains(key) ? now[key] : nlohmann::json(nullptr);
+    const bool same = value.is_number() && mine.is_number()
+                          ? value.template get<double>() == mine.template get<double>()
+                          : value == mine;
+    if (!same)
+      throw checkpoint_mismatch(r.manifest(), 0,
+                                "a checkpoint of a run with " + key + " " + mine.dump() +
+                                    (overridable_fields().count(key) ? " (or a resume that overrides " + key + ")"
+                                                                     : std::string()),
+                                key + " " + value.dump(), "trainer.config");
+  }
+}
+
+// The trainer's own section of a checkpoint: where the run was (epoch, and the progress of
+// an epoch it stopped in), its wall time and its earlier configuration changes.
+template <class T>
+typename trainer<T>::saved_progress trainer<T>::read_trainer_section(const checkpoint_reader<T>& r) const {
+  saved_progress p;
+  p.epoch = r.template get<std::uint64_t>("trainer", "epoch");
+  const nlohmann::json& saved = r.section("trainer");
+  if (saved.contains("in_epoch")) {
+    const nlohmann::json& x = saved["in_epoch"];
+    const bool ok = x.is_object() && x.contains("batches") && x["batches"].is_number_unsigned() &&
+                    x.contains("seen") && x["seen"].is_number_unsigned() && x.contains("wrong") &&
+                    x["wrong"].is_number_unsigned() && x.contains("loss") && x["loss"].is_number() &&
+                    x["batches"].template get<std::size_t>() >= 1 &&
+                    x["batches"].template get<std::size_t>() <= steps_per_epoch();
+    if (!ok)
+      r.fail("trainer.in_epoch",
+             "the progress of an epoch: batches (1 to " + std::to_string(steps_per_epoch()) +
+                 "), seen, wrong and loss",
+             x.dump());
+    p.in_epoch = epoch_progress{x["batches"].template get<std::size_t>(), x["seen"].template get<std::size_t>(),
+                                x["wrong"].template get<std::size_t>(), x["loss"].template get<double>(), {}};
+  }
+  if (saved.contains("seconds") && saved["seconds"].is_number()) p.seconds = saved["seconds"].template get<double>();
+  if (saved.contains("changes") && saved["changes"].is_array()) p.changes = saved["changes"];
+  if (saved.contains("epochs") && saved["epochs"].is_number_unsigned()) p.epochs = saved["epochs"];
+  return p;
+}
+
+template <class T>
+void trainer<T>::resume(const std::filesystem::path& dir) {
+  namespace ck = detail::ckpt;
+  const nlohmann::json now = config();
+  const std::map<std::string, nlohmann::json> changing = changing_overrides(dir, now);
   const bool rebuild = changing.count("momentum") || changing.count("weight_decay");
   if (rebuild) {  // load into an SGD with the saved values, then carry its state over
     trainer_options as_saved = opt_;
-    if (changing.count("momentum")) as_saved.sgd.momentum = changing["momentum"].template get<double>();
-    if (changing.count("weight_decay")) as_saved.sgd.weight_decay = changing["weight_decay"].template get<double>();
+    if (changing.count("momentum")) as_saved.sgd.momentum = changing.at("momentum").template get<double>();
+    if (changing.count("weight_decay")) as_saved.sgd.weight_decay = changing.at("weight_decay").template get<double>();
     make_optimizer(as_saved);
   }
 
-  std::size_t epoch = 0;
-  double secs = 0;
-  nlohmann::json earlier_changes = nlohmann::json::array();
-  std::optional<nlohmann::json> saved_epochs;
-  std::optional<epoch_progress> in_epoch;
+  saved_progress saved;
   std::vector<ck::part<T>> parts = state_parts();
   // The configuration check comes before the parts that would name a missing section.
   parts.insert(parts.begin() + 1, ck::part<T>{{}, [&](const checkpoint_reader<T>& r) {
-    const std::size_t e = r.template get<std::uint64_t>("trainer", "epoch");
-    const nlohmann::json& saved = r.section("trainer");
-    if (saved.contains("config") && saved["config"].is_object()) {
-      // The optimiser's type first: its options mean nothing under another type.
-      std::vector<std::string> keys;
-      if (saved["config"].contains("optimizer")) keys.push_back("optimizer");
-      for (const auto& [key, value] : saved["config"].items())
-        if (key != "optimizer") keys.push_back(key);
-      for (const std::string& key : keys) {
-        if (changing.count(key)) continue;
-        const nlohmann::json& value = saved["config"][key];
-        const nlohmann::json mine = now.contains(key) ? now[key] : nlohmann::json(nullptr);
-        // Numbers compare as numbers (1 and 1.0 are the same lr).
-        const bool same = value.is_number() && mine.is_number()
-                              ? value.template get<double>() == mine.template get<double>()
-                              : value == mine;
-        if (!same)
-          throw checkpoint_mismatch(r.manifest(), 0,
-                                    "a checkpoint of a run with " + key + " " + mine.dump() +
-                                        (overridable_fields().count(key) ? " (or a resume that overrides " + key + ")"
-                                                                         : std::string()),
-                                    key + " " + value.dump(), "trainer.config");
-      }
-    }
-    std::optional<epoch_progress> ie;
-    if (saved.contains("in_epoch")) {
-      const nlohmann::json& x = saved["in_epoch"];
-      const bool ok = x.is_object() && x.contains("batches") && x["batches"].is_number_unsigned() &&
-                      x.contains("seen") && x["seen"].is_number_unsigned() && x.contains("wrong") &&
-                      x["wrong"].is_number_unsigned() && x.contains("loss") && x["loss"].is_number() &&
-                      x["batches"].template get<std::size_t>() >= 1 &&
-                      x["batches"].template get<std::size_t>() <= steps_per_epoch();
-      if (!ok)
-        r.fail("trainer.in_epoch",
-               "the progress of an epoch: batches (1 to " + std::to_string(steps_per_epoch()) +
-                   "), seen, wrong and loss",
-               x.dump());
-      ie = epoch_progress{x["batches"].template get<std::size_t>(), x["seen"].template get<std::size_t>(),
-                          x["wrong"].template get<std::size_t>(), x["loss"].template get<double>(), {}};
-    }
-    if (r.applying()) {
-      epoch = e;
-      if (saved.contains("seconds") && saved["seconds"].is_number()) secs = saved["seconds"].template get<double>();
-      if (saved.contains("changes") && saved["changes"].is_array()) earlier_changes = saved["changes"];
-      if (saved.contains("epochs") && saved["epochs"].is_number_unsigned()) saved_epochs = saved["epochs"];
-      in_epoch = ie;
-    }
+    const nlohmann::json& section = r.section("trainer");
+    if (section.contains("config") && section["config"].is_object())
+      check_saved_config(r, section["config"], now, changing);
+    saved_progress p = read_trainer_section(r);
+    if (r.applying()) saved = std::move(p);
   }});
   for (run_observer<T>* o : observers_)
     parts.push_back({{}, [o](const checkpoint_reader<T>& r) { o->load_state(r); }});
@@ -623,7 +653,7 @@ void trainer<T>::resume(const std::filesystem::path& dir) {
     if (rebuild) make_optimizer(opt_);  // as constructed: a failed resume changes nothing
     throw;
   }
-  if (rebuild) {
+  if (rebuild) {  // the loaded SGD's state, in one with this run's momentum and weight decay
     std::unique_ptr<rhonet::optimizer<T>> loaded = std::move(optim_);
     auto& from = static_cast<sgd<T>&>(*loaded);
     make_optimizer(opt_);
@@ -632,20 +662,20 @@ void trainer<T>::resume(const std::filesystem::path& dir) {
     to.set_step_count(from.step_count());
     to.set_lr(from.lr());
   }
-  epoch_ = resumed_from_ = epoch;
-  seconds_before_ = secs;
+  epoch_ = resumed_from_ = saved.epoch;
+  seconds_before_ = saved.seconds;
   start_ = std::chrono::steady_clock::now();
   last_checkpoint_ = dir;
   resumed_ = true;
-  resume_in_epoch_ = in_epoch;
-  changes_ = earlier_changes;
+  resume_in_epoch_ = saved.in_epoch;
+  changes_ = saved.changes;
   const std::size_t at = steps();
   if (changing.count("lr")) optim_->set_lr(now["lr"].template get<double>());
   for (const auto& [field, old] : changing)
-    changes_.push_back({{"field", field}, {"old", old}, {"new", now[field]}, {"epoch", epoch}, {"step", at}});
-  if (saved_epochs && saved_epochs->template get<std::size_t>() != opt_.epochs)
+    changes_.push_back({{"field", field}, {"old", old}, {"new", now[field]}, {"epoch", epoch_}, {"step", at}});
+  if (saved.epochs && saved.epochs->template get<std::size_t>() != opt_.epochs)
     changes_.push_back(
-        {{"field", "epochs"}, {"old", *saved_epochs}, {"new", opt_.epochs}, {"epoch", epoch}, {"step", at}});
+        {{"field", "epochs"}, {"old", *saved.epochs}, {"new", opt_.epochs}, {"epoch", epoch_}, {"step", at}});
 }
 
 template <class T>
