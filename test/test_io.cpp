@@ -233,7 +233,8 @@ BOOST_AUTO_TEST_CASE(failed_rename_leaves_no_temporary) {
 }
 
 // A writer killed between its temporary file and the rename (SIGKILL, power loss) leaves
-// <file>.tmp-<pid>; whoever writes the file next removes it, but never one whose writer runs.
+// <file>.tmp-<pid>; the next atomic write of the file removes it, but never one whose writer
+// runs.
 BOOST_AUTO_TEST_CASE(stale_temporaries_of_dead_writers_are_removed) {
   rhonet_test::scratch dir("atomic");
   const fs::path p = dir.path / "summary.json";
@@ -255,6 +256,12 @@ BOOST_AUTO_TEST_CASE(stale_temporaries_of_dead_writers_are_removed) {
   BOOST_TEST(fs::exists(dir.path / ("other.json.tmp-" + std::to_string(dead))));
   BOOST_TEST(read_text(p) == "{}\n");
   BOOST_TEST(rhonet::remove_stale_temporaries(dir.path / "missing" / "a.json") == 0u);  // no folder: nothing
+  // The next atomic write of a file does it: another dead writer's leftover goes, the live one stays.
+  write_text(dir.path / ("summary.json.tmp-" + std::to_string(dead)), "{\"cut");
+  rhonet::write_file_atomically(p, "{\"new\": 1}\n");
+  BOOST_TEST(!fs::exists(dir.path / ("summary.json.tmp-" + std::to_string(dead))));
+  BOOST_TEST(fs::exists(dir.path / ("summary.json.tmp-" + std::to_string(alive))));
+  BOOST_TEST(read_text(p) == "{\"new\": 1}\n");
 }
 
 BOOST_AUTO_TEST_CASE(success_replaces_and_leaves_no_temporary) {

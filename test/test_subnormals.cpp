@@ -36,11 +36,11 @@ float smallest_subnormal() {
 
 bool subnormal(float v) { return std::fpclassify(v) == FP_SUBNORMAL; }
 
+bool can_flush(utf::test_unit_id) { return rhonet::can_flush_subnormals; }
+
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(the_scope_flushes_results_and_inputs, *utf::precondition([](utf::test_unit_id) {
-                       return rhonet::can_flush_subnormals;
-                     })) {
+BOOST_AUTO_TEST_CASE(the_scope_flushes_results_and_inputs, *utf::precondition(can_flush)) {
   const bool before = rhonet::flushing_subnormals();
   BOOST_TEST_REQUIRE(!before);  // a process starts without flushing
   BOOST_TEST(subnormal(product(1e-30f, 1e-10f)));                    // a subnormal result
@@ -64,9 +64,7 @@ BOOST_AUTO_TEST_CASE(the_scope_flushes_results_and_inputs, *utf::precondition([]
 
 // Two parts on two threads: part 0 waits (up to 10 s) until part 1 has begun, so that a pool
 // worker takes one of them; each part records its thread, its mode and a subnormal product.
-BOOST_AUTO_TEST_CASE(pool_workers_follow_the_caller, *utf::precondition([](utf::test_unit_id) {
-                       return rhonet::can_flush_subnormals;
-                     })) {
+BOOST_AUTO_TEST_CASE(pool_workers_follow_the_caller, *utf::precondition(can_flush)) {
   const int threads_before = rhonet::threads();
   rhonet::set_threads(2);
   for (bool flush : {true, false, true}) {

@@ -67,7 +67,6 @@ inline claim claim_folder(const fs::path& dir, const std::string& program, const
   } catch (const rhonet::folder_in_use& e) {
     throw std::runtime_error(flag + " " + e.what());
   }
-  rhonet::remove_stale_temporaries(dir / "manifest.json");  // a rename a killed run never made
   const auto names = entries(dir);
   if (names.empty()) return c;
   c.manifest = read_manifest(dir);

@@ -50,7 +50,6 @@
 #include <algorithm>
 #include <charconv>
 #include <concepts>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

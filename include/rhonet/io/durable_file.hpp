@@ -72,27 +72,30 @@ inline bool written_by_dead_process(std::string_view digits) {
 
 // Removes the temporary files `<path>.tmp-<pid>` that write_file_atomically calls killed
 // before their rename left beside `path` (SIGKILL, power loss), when their writer no longer
-// runs. The owner of a file calls it before writing it again; `path` itself is untouched.
-// Returns how many it removed.
+// runs; `path` itself is untouched. write_file_atomically calls it, so whoever writes a file
+// next tidies up after a killed writer of it. Returns how many it removed.
 inline std::size_t remove_stale_temporaries(const std::filesystem::path& path) {
   namespace fs = std::filesystem;
   const std::string prefix = path.filename().string() + ".tmp-";
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   std::size_t removed = 0;
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code ignored;
     if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-        written_by_dead_process(std::string_view(name).substr(prefix.size())) && e.is_regular_file(ec) &&
-        fs::remove(e.path(), ec))
+        written_by_dead_process(std::string_view(name).substr(prefix.size())) && it->is_regular_file(ignored) &&
+        fs::remove(it->path(), ignored))
       ++removed;
   }
   return removed;
 }
 
 // Replaces `path` with `text` atomically: a synced sibling temporary file, then a rename.
-// On any failure the temporary file is removed and `path` is as it was.
+// On any failure the temporary file is removed and `path` is as it was. A killed earlier
+// writer's temporary file of `path` goes first (remove_stale_temporaries).
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+  remove_stale_temporaries(path);
   const std::filesystem::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
   try {
     write_file_synced(tmp, {text});

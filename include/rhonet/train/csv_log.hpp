@@ -50,8 +50,6 @@ class csv_log final : public run_observer<T> {
     namespace fs = std::filesystem;
     fs::create_directories(dir_);
     const fs::path obs = dir_ / "observations.csv", margins = dir_ / "margins.csv";
-    remove_stale_temporaries(obs);  // of a rewrite below that a killed run began
-    remove_stale_temporaries(margins);
     const bool append = t.resumed() && fs::exists(obs) && fs::exists(margins);
     if (append) {
       detail::keep_csv_rows_up_to(obs, t.steps());

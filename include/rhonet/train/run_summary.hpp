@@ -23,8 +23,6 @@ class run_summary final : public run_observer<T> {
               const dataset<T>* test = nullptr)
       : dir_(std::move(folder)), meta_(std::move(meta)), test_(test) {}
 
-  // What a killed writer of an earlier attempt left (the rename never came) goes.
-  void on_begin(trainer<T>&) override { remove_stale_temporaries(dir_ / "summary.json"); }
   void on_observe(trainer<T>&, const observation& o) override { final_ = o.to_json(); }
 
   void on_end(trainer<T>& t, const run_outcome& r) override {
