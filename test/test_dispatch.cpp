@@ -7,6 +7,7 @@
 #define RHONET_COUNT_DISPATCH  // detail::avx2_runs: the AVX2 copy really runs when chosen
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -201,4 +202,44 @@ BOOST_AUTO_TEST_CASE(set_kernel_isa_sticks) {
     set_kernel_isa(isa::avx2);
     BOOST_CHECK(kernel_isa() == isa::avx2);
   }
+}
+
+// core/lanes.hpp: lane_sum adds in the order its comment states (the order the scalar code
+// before it had, so that results did not change), and for_lanes visits every index of its
+// run once, on runs shorter than, equal to and longer than the lanes, at unaligned starts.
+template <class T>
+void check_lanes() {
+  std::vector<T> x(100);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = T(std::sin(double(i) * 1.7) * std::exp(double(i % 7)));
+  const T* px = x.data();
+  for (std::size_t first : {0, 1, 3, 8}) {
+    for (std::size_t count = 0; count + first <= 90; ++count) {
+      T expected = 0;
+      if (count < 2 * detail::lane_count) {
+        for (std::size_t s = first; s < first + count; ++s) expected += x[s] * x[s];
+      } else {
+        const std::size_t full = count / detail::lane_count * detail::lane_count;
+        T lane[detail::lane_count] = {};
+        for (std::size_t s = 0; s < full; ++s) lane[s % detail::lane_count] += x[first + s] * x[first + s];
+        for (std::size_t s = full; s < count; ++s) expected += x[first + s] * x[first + s];
+        for (const T l : lane) expected += l;
+      }
+      const T got = detail::lane_sum<T>(first, count, [&](auto at) { return at(px) * at(px); });
+      BOOST_TEST_INFO("first " << first << " count " << count);
+      BOOST_CHECK(std::memcmp(&got, &expected, sizeof(T)) == 0);
+
+      std::vector<T> out(x.size(), T(-7));
+      T* po = out.data();
+      detail::for_lanes<T>(first, count, [&](auto at) { at.put(po, detail::keep_where_positive(at(px), at(px) + T(1))); });
+      for (std::size_t s = 0; s < out.size(); ++s) {
+        const T want = s >= first && s < first + count ? (x[s] > 0 ? x[s] + 1 : T(0)) : T(-7);
+        BOOST_CHECK_EQUAL(out[s], want);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(lanes_keep_their_order_and_cover_every_index) {
+  check_lanes<float>();
+  check_lanes<double>();
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include <rhonet/core/dispatch.hpp>
+#include <rhonet/core/lanes.hpp>
 #include <rhonet/core/parallel.hpp>
 #include <rhonet/layers/layer.hpp>
 #include <rhonet/core/parameter.hpp>
@@ -128,41 +129,6 @@ class batch_norm_core {
   mode last_mode_ = mode::train;
 };
 
-// Sum of f(s) for s in [0, S), the S values of one channel, in independent lanes: one running
-// sum is bound by the latency of an add (strict IEEE order keeps the compiler from vectorising
-// it), lanes let it use SIMD. The order is fixed in the source, the same for the baseline
-// and the AVX2 copy (core/dispatch.hpp), so results stay deterministic and equal on both.
-template <class T, class F>
-RHONET_KERNEL inline T lane_sum(std::size_t S, F&& f) {
-  constexpr std::size_t lanes = 8;
-  T a = 0;
-  if (S < 2 * lanes) {
-    for (std::size_t s = 0; s < S; ++s) a += f(s);
-    return a;
-  }
-  const std::size_t full = S / lanes * lanes;
-#if defined(__GNUC__)
-  // The lanes as one vector value (GCC's vector extension). With an array of lanes and a
-  // run-time S, the g++ 12 -O3 build summed wrongly once f held the ReLU's mask (right at
-  // -O2 and without the mask; the gradient checks of a conv net with batch norm and relu
-  // caught it). Each lane still adds its values in order: the result is the same.
-  typedef T lanes_t __attribute__((vector_size(lanes * sizeof(T))));
-  lanes_t acc = {};
-  for (std::size_t s = 0; s < full; s += lanes) {
-    lanes_t v;
-    for (std::size_t l = 0; l < lanes; ++l) v[l] = f(s + l);
-    acc += v;
-  }
-#else
-  T acc[lanes] = {};
-  for (std::size_t s = 0; s < full; s += lanes)
-    for (std::size_t l = 0; l < lanes; ++l) acc[l] += f(s + l);
-#endif
-  for (std::size_t s = full; s < S; ++s) a += f(s);
-  for (std::size_t l = 0; l < lanes; ++l) a += acc[l];
-  return a;
-}
-
 template <class T, affine Affine>
 batch_norm_core<T, Affine>::batch_norm_core(std::size_t channels, std::size_t pixels, std::size_t position)
     : C_(channels), S_(pixels), position_(position), xhat_(matrix<T>::from_shape({0, channels * pixels})),
@@ -250,26 +216,30 @@ void batch_norm_core<T, Affine>::forward_impl(const matrix<T>& x, matrix<T>& y, 
   const T* beta = has_shift ? beta_.value.data() : nullptr;
   // The channel's constants are loaded before the loop over its values: the stores through
   // xh, out and r could alias them, which would otherwise reload them for every value.
-  auto one = [&](std::size_t k, T mu, T is, T g, T b) RHONET_KERNEL {
-    const T v = (in[k] - mu) * is;
-    xh[k] = v;
-    T u = v;
-    if constexpr (has_scale) out[k] = u = g * v + b;
-    if constexpr (Relu) r[k] = u > T(0) ? u : T(0);
+  // at: one value or 8 lanes (core/lanes.hpp).
+  auto one = [&](auto at, T mu, T is, T g, T b) RHONET_KERNEL {
+    const auto v = (at(in) - mu) * is;
+    at.put(xh, v);
+    auto u = v;
+    if constexpr (has_scale) {
+      u = g * v + b;
+      at.put(out, u);
+    }
+    if constexpr (Relu) at.put(r, positive_part(u));
   };
   auto g_of = [&](std::size_t c) RHONET_KERNEL { return has_scale ? gamma[c] : T(1); };
   auto b_of = [&](std::size_t c) RHONET_KERNEL { return has_shift ? beta[c] : T(0); };
   for_channel_parts(n, [&](std::size_t c0, std::size_t c1) RHONET_KERNEL {
     if (S == 1) {
       for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = c0; c < c1; ++c) one(i * C + c, mean[c], inv_std[c], g_of(c), b_of(c));
+        for (std::size_t c = c0; c < c1; ++c) one(at_value<T>{i * C + c}, mean[c], inv_std[c], g_of(c), b_of(c));
       return;
     }
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t c = c0; c < c1; ++c) {
         const T mu = mean[c], is = inv_std[c], g = g_of(c), b = b_of(c);
         const std::size_t o = (i * C + c) * S;
-        for (std::size_t s = 0; s < S; ++s) one(o + s, mu, is, g, b);
+        for_lanes<T>(o, S, [&](auto at) RHONET_KERNEL { one(at, mu, is, g, b); });
       }
   });
   last_mode_ = m;
@@ -284,10 +254,9 @@ void batch_norm_core<T, Affine>::backward_impl(const T* y, const T* r, const mat
   const T* g = dy.data();
   // The gradient at the BN output: dy, or dy masked by the following ReLU (the load
   // unconditional, so that the loop vectorises without masked loads; layers/relu.hpp).
-  auto grad = [&](std::size_t k) RHONET_KERNEL {
-    const T gk = g[k];
-    if constexpr (Relu) return r[k] > T(0) ? gk : T(0);
-    else return gk;
+  auto grad = [&](auto at) RHONET_KERNEL {
+    if constexpr (Relu) return keep_where_positive(at(r), at(g));
+    else return at(g);
   };
   // Raw pointers in the loops, which are compiled for the baseline and for AVX2
   // (core/dispatch.hpp); the sums' order is lane_sum's on both (for S = 1, 0 + g is g).
@@ -299,16 +268,17 @@ void batch_norm_core<T, Affine>::backward_impl(const T* y, const T* r, const mat
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t k = i * C + c;
-          sum_dy[c] += grad(k);
-          sum_dy_xhat[c] += grad(k) * xh[k];
+          const T gk = grad(at_value<T>{k});
+          sum_dy[c] += gk;
+          sum_dy_xhat[c] += gk * xh[k];
         }
       return;
     }
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t c = c0; c < c1; ++c) {
         const std::size_t o = (i * C + c) * S;
-        sum_dy[c] += lane_sum<T>(S, [&](std::size_t s) RHONET_KERNEL { return grad(o + s); });
-        sum_dy_xhat[c] += lane_sum<T>(S, [&](std::size_t s) RHONET_KERNEL { return grad(o + s) * xh[o + s]; });
+        sum_dy[c] += lane_sum<T>(o, S, grad);
+        sum_dy_xhat[c] += lane_sum<T>(o, S, [&](auto at) RHONET_KERNEL { return grad(at) * at(xh); });
       }
   });
   // This process's share of gamma's and beta's gradients: a data-parallel run sums the
@@ -340,24 +310,24 @@ void batch_norm_core<T, Affine>::backward_impl(const T* y, const T* r, const mat
         for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t k = i * C + c;
           const T scale = scale_of(c);
-          d[k] = scale / M * (M * grad(k) - sum_dy[c] - xh[k] * sum_dy_xhat[c]);
+          d[k] = scale / M * (M * grad(at_value<T>{k}) - sum_dy[c] - xh[k] * sum_dy_xhat[c]);
         }
     } else if (train) {
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t o = (i * C + c) * S;
           const T k = scale_of(c) / M, sd = sum_dy[c], sdx = sum_dy_xhat[c];
-          for (std::size_t s = 0; s < S; ++s) d[o + s] = k * (M * grad(o + s) - sd - xh[o + s] * sdx);
+          for_lanes<T>(o, S, [&](auto at) RHONET_KERNEL { at.put(d, k * (M * grad(at) - sd - at(xh) * sdx)); });
         }
     } else if (S == 1) {
       for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = c0; c < c1; ++c) d[i * C + c] = scale_of(c) * grad(i * C + c);
+        for (std::size_t c = c0; c < c1; ++c) d[i * C + c] = scale_of(c) * grad(at_value<T>{i * C + c});
     } else {
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = c0; c < c1; ++c) {
           const std::size_t o = (i * C + c) * S;
           const T scale = scale_of(c);
-          for (std::size_t s = 0; s < S; ++s) d[o + s] = scale * grad(o + s);
+          for_lanes<T>(o, S, [&](auto at) RHONET_KERNEL { at.put(d, scale * grad(at)); });
         }
     }
   });
@@ -396,7 +366,7 @@ T batch_norm_core<T, Affine>::batch_moments(const T* in, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t c = c0; c < c1; ++c) {
         const std::size_t o = (i * C + c) * S;
-        mean[c] += lane_sum<T>(S, [&](std::size_t s) RHONET_KERNEL { return in[o + s]; });
+        mean[c] += lane_sum<T>(o, S, [&](auto at) RHONET_KERNEL { return at(in); });
       }
   });
   if (group_) {
@@ -421,7 +391,10 @@ T batch_norm_core<T, Affine>::batch_moments(const T* in, std::size_t n) {
       for (std::size_t c = c0; c < c1; ++c) {
         const std::size_t o = (i * C + c) * S;
         const T mu = mean[c];
-        var[c] += lane_sum<T>(S, [&](std::size_t s) RHONET_KERNEL { return (in[o + s] - mu) * (in[o + s] - mu); });
+        var[c] += lane_sum<T>(o, S, [&](auto at) RHONET_KERNEL {
+          const auto dev = at(in) - mu;
+          return dev * dev;
+        });
       }
   });
   if (group_) group_->sum(std::span<T>(var, C));
