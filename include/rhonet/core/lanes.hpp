@@ -23,25 +23,25 @@ inline constexpr std::size_t lane_count = 8;
 
 #if defined(__GNUC__)
 #define RHONET_HAS_LANES 1
-// Eight values as one GCC vector, inside a struct: GCC notes an ABI change for every function
-// that returns a bare 32- or 64-byte vector without AVX, even an inlined one; a struct
-// has no such note.
+// Eight values as one GCC vector, inside a struct, passed by reference: GCC notes an ABI
+// change for every function that returns a bare 32- or 64-byte vector without AVX, or takes
+// a 64-byte-aligned value, even an inlined one; a returned struct has no such note.
 template <class T>
 struct lanes {
   typedef T vector __attribute__((vector_size(lane_count * sizeof(T))));
   vector v;
 };
 
-template <class T> RHONET_KERNEL inline lanes<T> operator+(lanes<T> a, lanes<T> b) { return {a.v + b.v}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator+(lanes<T> a, T b) { return {a.v + b}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator+(T a, lanes<T> b) { return {a + b.v}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator-(lanes<T> a, lanes<T> b) { return {a.v - b.v}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator-(lanes<T> a, T b) { return {a.v - b}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator-(T a, lanes<T> b) { return {a - b.v}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator*(lanes<T> a, lanes<T> b) { return {a.v * b.v}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator*(lanes<T> a, T b) { return {a.v * b}; }
-template <class T> RHONET_KERNEL inline lanes<T> operator*(T a, lanes<T> b) { return {a * b.v}; }
-template <class T> RHONET_KERNEL inline lanes<T>& operator+=(lanes<T>& a, lanes<T> b) {
+template <class T> RHONET_KERNEL inline lanes<T> operator+(const lanes<T>& a, const lanes<T>& b) { return {a.v + b.v}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator+(const lanes<T>& a, T b) { return {a.v + b}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator+(T a, const lanes<T>& b) { return {a + b.v}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator-(const lanes<T>& a, const lanes<T>& b) { return {a.v - b.v}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator-(const lanes<T>& a, T b) { return {a.v - b}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator-(T a, const lanes<T>& b) { return {a - b.v}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator*(const lanes<T>& a, const lanes<T>& b) { return {a.v * b.v}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator*(const lanes<T>& a, T b) { return {a.v * b}; }
+template <class T> RHONET_KERNEL inline lanes<T> operator*(T a, const lanes<T>& b) { return {a * b.v}; }
+template <class T> RHONET_KERNEL inline lanes<T>& operator+=(lanes<T>& a, const lanes<T>& b) {
   a.v += b.v;
   return a;
 }
@@ -55,12 +55,12 @@ struct at_lanes {
     std::memcpy(&x.v, p + s, sizeof x.v);
     return x;
   }
-  RHONET_KERNEL void put(T* p, lanes<T> x) const { std::memcpy(p + s, &x.v, sizeof x.v); }
+  RHONET_KERNEL void put(T* p, const lanes<T>& x) const { std::memcpy(p + s, &x.v, sizeof x.v); }
 };
 
 // v where r > 0, else 0, lane by lane.
 template <class T>
-RHONET_KERNEL inline lanes<T> keep_where_positive(lanes<T> r, lanes<T> v) {
+RHONET_KERNEL inline lanes<T> keep_where_positive(const lanes<T>& r, const lanes<T>& v) {
   const typename lanes<T>::vector zero = {};
   return {r.v > zero ? v.v : zero};
 }
@@ -84,7 +84,7 @@ RHONET_KERNEL inline T keep_where_positive(T r, T v) {
 
 // max(v, 0), with NaN giving 0 like the ReLU layer.
 template <class V>
-RHONET_KERNEL inline V positive_part(V v) {
+RHONET_KERNEL inline V positive_part(const V& v) {
   return keep_where_positive(v, v);
 }
 
