@@ -118,16 +118,14 @@ RHONET_KERNEL inline T lane_sum(std::size_t first, std::size_t count, F&& f) {
   lanes<T> acc = {};
   for (std::size_t s = first; s < full; s += lane_count) acc += f(at_lanes<T>{s});
 #else
-  T acc[lane_count] = {};
+  struct {
+    T v[lane_count];
+  } acc = {};
   for (std::size_t s = first; s < full; s += lane_count)
-    for (std::size_t l = 0; l < lane_count; ++l) acc[l] += f(at_value<T>{s + l});
+    for (std::size_t l = 0; l < lane_count; ++l) acc.v[l] += f(at_value<T>{s + l});
 #endif
   for (std::size_t s = full; s < end; ++s) a += f(at_value<T>{s});
-#if RHONET_HAS_LANES
   for (std::size_t l = 0; l < lane_count; ++l) a += acc.v[l];
-#else
-  for (std::size_t l = 0; l < lane_count; ++l) a += acc[l];
-#endif
   return a;
 }
 
