@@ -47,18 +47,28 @@ BOOST_AUTO_TEST_CASE(conv2d_full_kernel_no_pad) {
 BOOST_AUTO_TEST_CASE(conv2d_stride3_pad1) {
   check_net<basic_network<double, input<2, 8, 7>, conv2d<3, 3, 3, 1>>>(3);
 }
-// The forward pass at stride 3 against the definition, summed directly.
-BOOST_AUTO_TEST_CASE(conv2d_stride3_forward_is_the_definition) {
-  constexpr std::size_t C = 2, H = 8, W = 7, O = 3, K = 3, S = 3, P = 1, OH = 3, OW = 3, N = 2;
+// Padding wider than the kernel (kernel rows and columns that see only zeros), and batches
+// above and off the 8-sample blocks im2col and col2im work in.
+BOOST_AUTO_TEST_CASE(conv2d_padding_wider_than_kernel) {
+  check_net<basic_network<double, input<2, 3, 2>, conv2d<2, 2, 1, 2>>>(11);
+}
+BOOST_AUTO_TEST_CASE(conv2d_full_kernel_batch_of_blocks) {
+  check_net<basic_network<double, input<3, 4, 4>, conv2d<2, 4, 1, 0>>>(17);
+}
+
+// The forward pass against the definition, summed directly.
+template <std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
+void check_conv_forward_is_the_definition(std::size_t batch) {
   using net_t = basic_network<double, input<C, H, W>, conv2d<O, K, S, P>>;
+  constexpr std::size_t OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
   std::mt19937_64 rng(11);
   auto net = std::make_unique<net_t>();
   rhonet::testing::randomize(*net, rng);
-  matrix<double> x = matrix<double>::from_shape({N, net_t::input_size});
+  matrix<double> x = matrix<double>::from_shape({batch, net_t::input_size});
   rhonet::testing::fill_normal(x, rng);
   const auto& y = net->forward(x, mode::train);
   const auto& w = net->template layer<0>().weight().value;  // O x (C K K)
-  for (std::size_t n = 0; n < N; ++n)
+  for (std::size_t n = 0; n < batch; ++n)
     for (std::size_t o = 0; o < O; ++o)
       for (std::size_t oh = 0; oh < OH; ++oh)
         for (std::size_t ow = 0; ow < OW; ++ow) {
@@ -72,6 +82,17 @@ BOOST_AUTO_TEST_CASE(conv2d_stride3_forward_is_the_definition) {
               }
           BOOST_TEST(y(n, (o * OH + oh) * OW + ow) == want, boost::test_tools::tolerance(1e-12));
         }
+}
+// A stride the paper's networks do not use (they use 1 and 2).
+BOOST_AUTO_TEST_CASE(conv2d_stride3_forward_is_the_definition) {
+  check_conv_forward_is_the_definition<2, 8, 7, 3, 3, 3, 1>(2);
+}
+BOOST_AUTO_TEST_CASE(conv2d_wide_padding_forward_is_the_definition) {
+  check_conv_forward_is_the_definition<2, 3, 2, 2, 2, 1, 2>(11);
+  check_conv_forward_is_the_definition<1, 5, 6, 4, 3, 2, 3>(9);
+}
+BOOST_AUTO_TEST_CASE(conv2d_full_kernel_forward_is_the_definition) {
+  check_conv_forward_is_the_definition<5, 4, 4, 3, 4, 1, 0>(19);
 }
 BOOST_AUTO_TEST_CASE(batch_norm_flat_train) { check_net<basic_network<double, input<5>, batch_norm<>>>(); }
 BOOST_AUTO_TEST_CASE(batch_norm_flat_eval) {

@@ -73,19 +73,10 @@ class conv2d_layer {
     if constexpr (has_bias) b_ = detail::make_bias<T>(Position, OutC);
   }
 
-  // Buffers only grow: a smaller (last) batch reuses them without allocating. The padded
-  // copies are one per thread (core/parallel.hpp), sized for the thread count in effect.
+  // Buffers only grow: a smaller (last) batch reuses them without allocating.
   void resize(std::size_t batch) {
     grow(cols_, patch * batch * pixels);
     if constexpr (needs_permute) grow(yc_, OutC * batch * pixels);
-    const std::size_t parts = static_cast<std::size_t>(threads());
-    if constexpr (Pad > 0) {
-      if (xpad_.size() < parts * padded_size) {
-        xpad_ = matrix<T>::from_shape({1, parts * padded_size});
-        xpad_.fill(T(0));  // the borders stay zero
-      }
-    }
-    grow(dxpad_, parts * padded_size);
   }
 
   // im2col and col2im run on the threads of rhonet::threads(), samples split between them
@@ -94,15 +85,11 @@ class conv2d_layer {
   void forward(const matrix<T>& x, matrix<T>& y, mode) {
     const std::size_t batch = x.shape()[0], ld = batch * pixels;
     resize(batch);
-    detail::parallel_parts(batch, sample_grain, [&](std::size_t part, std::size_t s0, std::size_t s1) {
-      detail::dispatch([&]() RHONET_KERNEL {
-        for (std::size_t s = s0; s < s1; ++s)
-          im2col(x.data() + s * In::size, cols_.data() + s * pixels, ld, part);
-      });
+    detail::parallel_for(batch, sample_grain, [&](std::size_t s0, std::size_t s1) {
+      detail::dispatch([&]() RHONET_KERNEL { im2col(x.data(), cols_.data(), ld, s0, s1); });
     });
     T* yc = needs_permute ? yc_.data() : y.data();
-    blas::gemm<T>(false, false, OutC, ld, patch, T(1), w_.value.data(), patch, cols_.data(), ld, T(0),
-                  yc, ld);
+    blas::gemm<T>(false, false, OutC, ld, patch, T(1), w_.value.data(), patch, cols_.data(), ld, T(0), yc, ld);
     if constexpr (has_bias) detail::add_bias_channels(yc, OutC, ld, ld, b_.value.data());
     if constexpr (needs_permute) to_nchw(yc, y.data(), batch);
   }
@@ -117,18 +104,13 @@ class conv2d_layer {
       from_nchw(dy.data(), yc_.data(), batch);
       dyc = yc_.data();
     }
-    blas::gemm<T>(false, true, OutC, patch, ld, T(1), dyc, ld, cols_.data(), ld, T(0),
-                  w_.grad.data(), patch);
+    blas::gemm<T>(false, true, OutC, patch, ld, T(1), dyc, ld, cols_.data(), ld, T(0), w_.grad.data(), patch);
     if constexpr (has_bias) detail::bias_grad_channels(dyc, OutC, ld, ld, b_.grad.data());
     if (!dx) return;
     grow(dcols_, patch * ld);
-    blas::gemm<T>(true, false, patch, ld, OutC, T(1), w_.value.data(), patch, dyc, ld, T(0),
-                  dcols_.data(), ld);
-    detail::parallel_parts(batch, sample_grain, [&](std::size_t part, std::size_t s0, std::size_t s1) {
-      detail::dispatch([&]() RHONET_KERNEL {
-        for (std::size_t s = s0; s < s1; ++s)
-          col2im(dcols_.data() + s * pixels, ld, dx->data() + s * In::size, part);
-      });
+    blas::gemm<T>(true, false, patch, ld, OutC, T(1), w_.value.data(), patch, dyc, ld, T(0), dcols_.data(), ld);
+    detail::parallel_for(batch, sample_grain, [&](std::size_t s0, std::size_t s1) {
+      detail::dispatch([&]() RHONET_KERNEL { col2im(dcols_.data(), ld, dx->data(), s0, s1); });
     });
   }
 
@@ -154,79 +136,105 @@ class conv2d_layer {
   // P values move, never single strided elements. Channels are split between the threads.
   static void to_nchw(const T* yc, T* y, std::size_t batch) {
     detail::parallel_for(OutC, channel_grain(batch), [&](std::size_t o0, std::size_t o1) {
-      for (std::size_t o = o0; o < o1; ++o)
-        for (std::size_t s = 0; s < batch; ++s)
-          std::copy_n(yc + (o * batch + s) * pixels, pixels, y + (s * OutC + o) * pixels);
+      detail::dispatch([&]() RHONET_KERNEL {
+        for (std::size_t o = o0; o < o1; ++o)
+          for (std::size_t s = 0; s < batch; ++s) copy_run(yc + (o * batch + s) * pixels, y + (s * OutC + o) * pixels);
+      });
     });
   }
   static void from_nchw(const T* y, T* yc, std::size_t batch) {
     detail::parallel_for(OutC, channel_grain(batch), [&](std::size_t o0, std::size_t o1) {
-      for (std::size_t o = o0; o < o1; ++o)
-        for (std::size_t s = 0; s < batch; ++s)
-          std::copy_n(y + (s * OutC + o) * pixels, pixels, yc + (o * batch + s) * pixels);
+      detail::dispatch([&]() RHONET_KERNEL {
+        for (std::size_t o = o0; o < o1; ++o)
+          for (std::size_t s = 0; s < batch; ++s) copy_run(y + (s * OutC + o) * pixels, yc + (o * batch + s) * pixels);
+      });
     });
+  }
+  // One run of P values, as a loop of constant length over unaliased pointers: the compiler
+  // expands it into vector moves in place, where std::copy_n calls memmove, which costs more
+  // than a run of 16 or 49 values.
+  RHONET_KERNEL static void copy_run(const T* __restrict from, T* __restrict to) {
+    for (std::size_t i = 0; i < pixels; ++i) to[i] = from[i];
   }
   static std::size_t channel_grain(std::size_t batch) {
     return (detail::parallel_grain + batch * pixels - 1) / (batch * pixels);
   }
 
-  static constexpr std::size_t Hp = H + 2 * Pad, Wp = W + 2 * Pad;  // padded input
-  static constexpr std::size_t padded_size = C * Hp * Wp;
+  // im2col and col2im take the samples in blocks of this many, row after row of the block:
+  // each row's part is then a sequential run, and the block's input planes stay in L1 even
+  // when the sample size is a multiple of 4 KB and all their lines fall in the same cache
+  // sets (a kernel over the whole 128x4x4 input reads one value per sample per row).
+  static constexpr std::size_t block = 8;
+
   // Samples per part: each writes patch x P column entries.
   static constexpr std::size_t sample_grain = (detail::parallel_grain + patch * pixels - 1) / (patch * pixels);
 
-  // The zero-padded copy of one sample (the borders stay zero, resize()), so that im2col and
-  // col2im run without bounds checks. Without padding, x itself.
-  RHONET_KERNEL const T* padded(const T* x, std::size_t part) {
-    if constexpr (Pad == 0) {
-      return x;
-    } else {
-      T* xp = xpad_.data() + part * padded_size;
+  // Output positions o whose input position o*Stride + k - Pad lies inside [0, n): [first, end),
+  // clamped to [0, outputs] (a kernel row may see only padding).
+  static constexpr std::size_t first_inside(std::size_t k, std::size_t outputs) {
+    return k >= Pad ? 0 : std::min(outputs, (Pad - k + safe_s - 1) / safe_s);
+  }
+  static constexpr std::size_t end_inside(std::size_t k, std::size_t n, std::size_t outputs) {
+    return n + Pad <= k ? first_inside(k, outputs)
+                        : std::max(first_inside(k, outputs), std::min(outputs, (n + Pad - k + safe_s - 1) / safe_s));
+  }
+
+  // Calls f(row, s, plane, ki, kj) for every row (c, ki, kj) of cols and every
+  // sample s of [s0, s1), in blocks of `block` samples; plane is the offset of sample s's
+  // input channel c. A pixel meets its kernel offsets in (ki, kj) order.
+  template <class F>
+  RHONET_KERNEL static void for_each_row_part(std::size_t s0, std::size_t s1, F&& f) {
+    for (std::size_t b0 = s0; b0 < s1; b0 += block)
       for (std::size_t c = 0; c < C; ++c)
-        for (std::size_t h = 0; h < H; ++h)
-          std::copy_n(x + (c * H + h) * W, W, xp + (c * Hp + h + Pad) * Wp + Pad);
-      return xp;
-    }
+        for (std::size_t ki = 0; ki < K; ++ki)
+          for (std::size_t kj = 0; kj < K; ++kj)
+            for (std::size_t s = b0; s < std::min(s1, b0 + block); ++s)
+              f((c * K + ki) * K + kj, s, s * In::size + c * H * W, ki, kj);
   }
 
-  // cols[(c*K + ki)*K + kj, p] = x[c, oh*S - Pad + ki, ow*S - Pad + kj] (zero outside) for the
-  // P pixels p = oh*OW + ow of one sample, in its block of columns of a row of length ld.
-  RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld, std::size_t part) {
-    const T* xp = padded(x, part);
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t ki = 0; ki < K; ++ki)
-        for (std::size_t kj = 0; kj < K; ++kj) {
-          T* dst = cols + ((c * K + ki) * K + kj) * ld;
-          for (std::size_t oh = 0; oh < out_height; ++oh) {
-            const T* src = xp + (c * Hp + oh * Stride + ki) * Wp + kj;
-            for (std::size_t ow = 0; ow < out_width; ++ow) dst[oh * out_width + ow] = src[ow * Stride];
-          }
+  // cols[(c*K + ki)*K + kj, s*P + oh*OW + ow] = x[s, c, oh*S - Pad + ki, ow*S - Pad + kj] (zero
+  // outside the input) for the samples [s0, s1), in rows of length ld.
+  RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld, std::size_t s0, std::size_t s1) {
+    for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
+      const std::size_t oh0 = first_inside(ki, out_height), oh1 = end_inside(ki, H, out_height);
+      const std::size_t ow0 = first_inside(kj, out_width), ow1 = end_inside(kj, W, out_width);
+      T* dst = cols + row * ld + s * pixels;
+      // Every entry written once, the padding's zeros by the same loop (a call to memset or
+      // memmove per short run would cost more than the run).
+      for (std::size_t oh = 0; oh < out_height; ++oh) {
+        T* out = dst + oh * out_width;
+        if (oh < oh0 || oh >= oh1) {
+          for (std::size_t ow = 0; ow < out_width; ++ow) out[ow] = T(0);
+          continue;
         }
+        const T* in = x + plane + (oh * Stride + ki - Pad) * W;
+        for (std::size_t ow = 0; ow < out_width; ++ow) {
+          const std::size_t iw = std::min(std::max(ow * Stride + kj, Pad), W - 1 + Pad) - Pad;  // clamped
+          out[ow] = ow >= ow0 && ow < ow1 ? in[iw] : T(0);
+        }
+      }
+    });
   }
 
-  // The adjoint of im2col: sums every column entry back into the pixel it was read from.
-  RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx, std::size_t part) {
-    T* dp = dxpad_.data() + part * padded_size;
-    std::fill(dp, dp + C * Hp * Wp, T(0));
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t ki = 0; ki < K; ++ki)
-        for (std::size_t kj = 0; kj < K; ++kj) {
-          const T* src = cols + ((c * K + ki) * K + kj) * ld;
-          for (std::size_t oh = 0; oh < out_height; ++oh) {
-            T* dst = dp + (c * Hp + oh * Stride + ki) * Wp + kj;
-            for (std::size_t ow = 0; ow < out_width; ++ow) dst[ow * Stride] += src[oh * out_width + ow];
-          }
-        }
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t h = 0; h < H; ++h)
-        std::copy_n(dp + (c * Hp + h + Pad) * Wp + Pad, W, dx + (c * H + h) * W);
+  // The adjoint of im2col: sums every column entry back into the pixel it was read from, for
+  // the samples [s0, s1) of dx.
+  RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx, std::size_t s0, std::size_t s1) {
+    std::fill(dx + s0 * In::size, dx + s1 * In::size, T(0));
+    for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
+      const std::size_t oh0 = first_inside(ki, out_height), oh1 = end_inside(ki, H, out_height);
+      const std::size_t ow0 = first_inside(kj, out_width), ow1 = end_inside(kj, W, out_width);
+      const T* src = cols + row * ld + s * pixels;
+      for (std::size_t oh = oh0; oh < oh1; ++oh) {
+        T* out = dx + plane + (oh * Stride + ki - Pad) * W + (ow0 * Stride + kj - Pad);
+        for (std::size_t ow = ow0; ow < ow1; ++ow) out[(ow - ow0) * Stride] += src[oh * out_width + ow];
+      }
+    });
   }
 
   parameter<T> w_, b_;
   // Flat buffers: cols and dcols are patch x B*P, yc is OutC x B*P.
   matrix<T> cols_ = matrix<T>::from_shape({0, 0}), dcols_ = matrix<T>::from_shape({0, 0});
   matrix<T> yc_ = matrix<T>::from_shape({0, 0});
-  matrix<T> xpad_ = matrix<T>::from_shape({0, 0}), dxpad_ = matrix<T>::from_shape({0, 0});
 };
 
 template <std::size_t OutChannels, std::size_t Kernel, std::size_t Stride = 1, std::size_t Padding = 0,
