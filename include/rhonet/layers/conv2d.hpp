@@ -166,6 +166,10 @@ class conv2d_layer {
   // sets (a kernel over the whole 128x4x4 input reads one value per sample per row).
   static constexpr std::size_t block = 8;
 
+  // A kernel over the whole unpadded input (one output pixel, as in a net's last conv): the
+  // patch order (c, ki, kj) is x's order (c, h, w), so column s of cols is sample s.
+  static constexpr bool whole_input = Pad == 0 && K == H && K == W;
+
   // Samples per part: each writes patch x P column entries.
   static constexpr std::size_t sample_grain = (detail::parallel_grain + patch * pixels - 1) / (patch * pixels);
 
@@ -195,6 +199,12 @@ class conv2d_layer {
   // cols[(c*K + ki)*K + kj, s*P + oh*OW + ow] = x[s, c, oh*S - Pad + ki, ow*S - Pad + kj] (zero
   // outside the input) for the samples [s0, s1), in rows of length ld.
   RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld, std::size_t s0, std::size_t s1) {
+    if constexpr (whole_input) {  // cols = x^T
+      for (std::size_t b0 = s0; b0 < s1; b0 += block)
+        for (std::size_t r = 0; r < patch; ++r)
+          for (std::size_t s = b0; s < std::min(s1, b0 + block); ++s) cols[r * ld + s] = x[s * In::size + r];
+      return;
+    }
     for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
       const std::size_t oh0 = first_inside(ki, out_height), oh1 = end_inside(ki, H, out_height);
       const std::size_t ow0 = first_inside(kj, out_width), ow1 = end_inside(kj, W, out_width);
@@ -219,6 +229,12 @@ class conv2d_layer {
   // The adjoint of im2col: sums every column entry back into the pixel it was read from, for
   // the samples [s0, s1) of dx.
   RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx, std::size_t s0, std::size_t s1) {
+    if constexpr (whole_input) {  // dx = 0 + cols^T (the sum's zero start turns -0 into +0, as below)
+      for (std::size_t b0 = s0; b0 < s1; b0 += block)
+        for (std::size_t r = 0; r < patch; ++r)
+          for (std::size_t s = b0; s < std::min(s1, b0 + block); ++s) dx[s * In::size + r] = T(0) + cols[r * ld + s];
+      return;
+    }
     std::fill(dx + s0 * In::size, dx + s1 * In::size, T(0));
     for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
       const std::size_t oh0 = first_inside(ki, out_height), oh1 = end_inside(ki, H, out_height);
