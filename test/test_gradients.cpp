@@ -91,7 +91,6 @@ void check_conv_forward_is_the_definition(std::size_t batch) {
           BOOST_TEST(std::abs(y(n, (o * OH + oh) * OW + ow) - want) <= 1e-12 * size);
         }
 }
-// A stride the paper's networks do not use (they use 1 and 2).
 BOOST_AUTO_TEST_CASE(conv2d_stride3_forward_is_the_definition) {
   check_conv_forward_is_the_definition<2, 8, 7, 3, 3, 3, 1>(2);
 }

@@ -188,21 +188,27 @@ class conv2d_layer {
   // input channel c. A pixel meets its kernel offsets in (ki, kj) order.
   template <class F>
   RHONET_KERNEL static void for_each_row_part(std::size_t s0, std::size_t s1, F&& f) {
-    for (std::size_t b0 = s0; b0 < s1; b0 += block)
+    for_each_block(s0, s1, [&](std::size_t b0, std::size_t b1) RHONET_KERNEL {
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t ki = 0; ki < K; ++ki)
           for (std::size_t kj = 0; kj < K; ++kj)
-            for (std::size_t s = b0; s < std::min(s1, b0 + block); ++s)
-              f((c * K + ki) * K + kj, s, s * In::size + c * H * W, ki, kj);
+            for (std::size_t s = b0; s < b1; ++s) f((c * K + ki) * K + kj, s, s * In::size + c * H * W, ki, kj);
+    });
+  }
+  // Calls f(b0, b1) for the blocks of `block` samples that make up [s0, s1).
+  template <class F>
+  RHONET_KERNEL static void for_each_block(std::size_t s0, std::size_t s1, F&& f) {
+    for (std::size_t b0 = s0; b0 < s1; b0 += block) f(b0, std::min(s1, b0 + block));
   }
 
   // cols[(c*K + ki)*K + kj, s*P + oh*OW + ow] = x[s, c, oh*S - Pad + ki, ow*S - Pad + kj] (zero
   // outside the input) for the samples [s0, s1), in rows of length ld.
   RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld, std::size_t s0, std::size_t s1) {
     if constexpr (whole_input) {  // cols = x^T
-      for (std::size_t b0 = s0; b0 < s1; b0 += block)
+      for_each_block(s0, s1, [&](std::size_t b0, std::size_t b1) RHONET_KERNEL {
         for (std::size_t r = 0; r < patch; ++r)
-          for (std::size_t s = b0; s < std::min(s1, b0 + block); ++s) cols[r * ld + s] = x[s * In::size + r];
+          for (std::size_t s = b0; s < b1; ++s) cols[r * ld + s] = x[s * In::size + r];
+      });
       return;
     }
     for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
@@ -230,9 +236,10 @@ class conv2d_layer {
   // the samples [s0, s1) of dx.
   RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx, std::size_t s0, std::size_t s1) {
     if constexpr (whole_input) {  // dx = 0 + cols^T (the sum's zero start turns -0 into +0, as below)
-      for (std::size_t b0 = s0; b0 < s1; b0 += block)
+      for_each_block(s0, s1, [&](std::size_t b0, std::size_t b1) RHONET_KERNEL {
         for (std::size_t r = 0; r < patch; ++r)
-          for (std::size_t s = b0; s < std::min(s1, b0 + block); ++s) dx[s * In::size + r] = T(0) + cols[r * ld + s];
+          for (std::size_t s = b0; s < b1; ++s) dx[s * In::size + r] = T(0) + cols[r * ld + s];
+      });
       return;
     }
     std::fill(dx + s0 * In::size, dx + s1 * In::size, T(0));
