@@ -56,28 +56,37 @@ BOOST_AUTO_TEST_CASE(conv2d_padding_wider_than_kernel) {
 BOOST_AUTO_TEST_CASE(conv2d_full_kernel_batch_of_blocks) {
   check_net<basic_network<double, input<3, 4, 4>, conv2d<2, 4, 1, 0>>>(17);
 }
+// A kernel over the whole input is computed as a dense layer, bias included.
+BOOST_AUTO_TEST_CASE(conv2d_full_kernel_with_bias) {
+  check_net<basic_network<double, input<2, 3, 3>, conv2d<3, 3, 1, 0, bias::on>>>(5);
+}
 // A kernel larger than the 3x3 and 4x4 of the paper's nets, with padding.
 BOOST_AUTO_TEST_CASE(conv2d_large_kernel) {
   check_net<basic_network<double, input<2, 7, 6>, conv2d<2, 6, 2, 2>>>(9);
 }
 
 // The forward pass against the definition, summed directly.
-template <std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K, std::size_t S, std::size_t P>
-void check_conv_forward_is_the_definition(std::size_t batch) {
-  using net_t = basic_network<double, input<C, H, W>, conv2d<O, K, S, P>>;
+template <std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K, std::size_t S, std::size_t P,
+          bias B = bias::off>
+void check_conv_forward_is_the_definition(std::size_t batch, mode m = mode::train) {
+  using net_t = basic_network<double, input<C, H, W>, conv2d<O, K, S, P, B>>;
   constexpr std::size_t OH = (H + 2 * P - K) / S + 1, OW = (W + 2 * P - K) / S + 1;
   std::mt19937_64 rng(11);
   auto net = std::make_unique<net_t>();
   rhonet::testing::randomize(*net, rng);
   matrix<double> x = matrix<double>::from_shape({batch, net_t::input_size});
   rhonet::testing::fill_normal(x, rng);
-  const auto& y = net->forward(x, mode::train);
+  const auto& y = net->forward(x, m);
   const auto& w = net->template layer<0>().weight().value;  // O x (C K K)
   for (std::size_t n = 0; n < batch; ++n)
     for (std::size_t o = 0; o < O; ++o)
       for (std::size_t oh = 0; oh < OH; ++oh)
         for (std::size_t ow = 0; ow < OW; ++ow) {
           double want = 0, size = 0;  // size: the sum of the terms' magnitudes
+          if constexpr (B == bias::on) {
+            want = net->template layer<0>().bias_param().value(0, o);
+            size = std::abs(want);
+          }
           for (std::size_t c = 0; c < C; ++c)
             for (std::size_t ki = 0; ki < K; ++ki)
               for (std::size_t kj = 0; kj < K; ++kj) {
@@ -100,6 +109,11 @@ BOOST_AUTO_TEST_CASE(conv2d_wide_padding_forward_is_the_definition) {
 }
 BOOST_AUTO_TEST_CASE(conv2d_full_kernel_forward_is_the_definition) {
   check_conv_forward_is_the_definition<5, 4, 4, 3, 4, 1, 0>(19);
+  // Eval mode: one sample (GEMV) and a small batch (the small-batch kernel).
+  check_conv_forward_is_the_definition<5, 4, 4, 3, 4, 1, 0>(1, mode::eval);
+  check_conv_forward_is_the_definition<5, 4, 4, 3, 4, 1, 0>(3, mode::eval);
+  check_conv_forward_is_the_definition<5, 4, 4, 3, 4, 1, 0, bias::on>(6);
+  check_conv_forward_is_the_definition<5, 4, 4, 3, 4, 1, 0, bias::on>(1, mode::eval);
 }
 BOOST_AUTO_TEST_CASE(conv2d_large_kernel_forward_is_the_definition) {
   check_conv_forward_is_the_definition<2, 9, 8, 3, 6, 2, 2>(9);

@@ -3,7 +3,8 @@
 // field of each of the B*P output pixels as a column, Yc (OutC x B*P) = W cols, and each
 // run of P values of Yc is copied to its place in the NCHW output. One large GEMM instead of
 // B small ones keeps OpenBLAS efficient on the thin first layer (C*K*K = 9). The column
-// buffer is kept from forward for the weight gradient. Homogeneous of degree 1 in x and W.
+// buffer is kept from forward for the weight gradient. A kernel that covers the whole
+// unpadded input is computed as the dense layer it is. Homogeneous of degree 1 in x and W.
 // conv2d<OutC, K, S, P, bias::on>: plus b, one per output channel (layers/bias.hpp): not
 // homogeneous in x nor in W.
 // PyTorch: torch.nn.Conv2d(C, OutC, K, stride=S, padding=P, bias=False) / bias=True; the
@@ -23,6 +24,7 @@
 #include <rhonet/core/shape.hpp>
 #include <rhonet/core/tensor.hpp>
 #include <rhonet/layers/bias.hpp>
+#include <rhonet/layers/dense.hpp>
 
 namespace rhonet {
 
@@ -75,6 +77,7 @@ class conv2d_layer {
 
   // Buffers only grow: a smaller (last) batch reuses them without allocating.
   void resize(std::size_t batch) {
+    if constexpr (whole_input) return;
     grow(cols_, patch * batch * pixels);
     if constexpr (needs_permute) grow(yc_, OutC * batch * pixels);
   }
@@ -82,7 +85,36 @@ class conv2d_layer {
   // im2col and col2im run on the threads of rhonet::threads(), samples split between them
   // (each sample's columns are its own), each part compiled for the baseline and for AVX2
   // (core/dispatch.hpp).
-  void forward(const matrix<T>& x, matrix<T>& y, mode) {
+  void forward(const matrix<T>& x, matrix<T>& y, mode m) {
+    if constexpr (whole_input)
+      detail::dense_forward(x.data(), x.shape()[0], patch, w_.value.data(), OutC, bias_value(), y.data(), m);
+    else
+      forward_columns(x, y);
+  }
+
+  // dW = dYc cols^T; db = row sums of dYc; dcols = W^T dYc, scattered back by col2im (dYc:
+  // dY as OutC x B*P).
+  void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
+    if constexpr (whole_input)
+      detail::dense_backward(x.data(), x.shape()[0], patch, w_.value.data(), OutC, dy.data(), w_.grad.data(),
+                             has_bias ? b_.grad.data() : nullptr, dx ? dx->data() : nullptr);
+    else
+      backward_columns(x, dy, dx);
+  }
+
+  parameter<T>& weight() { return w_; }
+  const parameter<T>& weight() const { return w_; }
+  parameter<T>& bias_param() requires has_bias { return b_; }
+  const parameter<T>& bias_param() const requires has_bias { return b_; }
+  template <class F> void for_each_param(F&& f) {
+    f(w_);
+    if constexpr (has_bias) f(b_);
+  }
+  template <class F> void for_each_buffer(F&&) {}
+
+ private:
+  // The general case, im2col + one GEMM.
+  void forward_columns(const matrix<T>& x, matrix<T>& y) {
     const std::size_t batch = x.shape()[0], ld = batch * pixels;
     resize(batch);
     detail::parallel_for(batch, sample_grain, [&](std::size_t s0, std::size_t s1) {
@@ -94,9 +126,7 @@ class conv2d_layer {
     if constexpr (needs_permute) to_nchw(yc, y.data(), batch);
   }
 
-  // dW = dYc cols^T; db = row sums of dYc; dcols = W^T dYc, scattered back by col2im (dYc:
-  // dY as OutC x B*P).
-  void backward(const matrix<T>& x, const matrix<T>&, const matrix<T>& dy, matrix<T>* dx) {
+  void backward_columns(const matrix<T>& x, const matrix<T>& dy, matrix<T>* dx) {
     const std::size_t batch = x.shape()[0], ld = batch * pixels;
     const T* dyc = dy.data();
     if constexpr (needs_permute) {
@@ -114,17 +144,6 @@ class conv2d_layer {
     });
   }
 
-  parameter<T>& weight() { return w_; }
-  const parameter<T>& weight() const { return w_; }
-  parameter<T>& bias_param() requires has_bias { return b_; }
-  const parameter<T>& bias_param() const requires has_bias { return b_; }
-  template <class F> void for_each_param(F&& f) {
-    f(w_);
-    if constexpr (has_bias) f(b_);
-  }
-  template <class F> void for_each_buffer(F&&) {}
-
- private:
   // With one output channel, OutC x B*P is already the NCHW layout.
   static constexpr bool needs_permute = OutC > 1;
 
@@ -163,12 +182,18 @@ class conv2d_layer {
   // im2col and col2im take the samples in blocks of this many, row after row of the block:
   // each row's part is then a sequential run, and the block's input planes stay in L1 even
   // when the sample size is a multiple of 4 KB and all their lines fall in the same cache
-  // sets (a kernel over the whole 128x4x4 input reads one value per sample per row).
+  // sets.
   static constexpr std::size_t block = 8;
 
-  // A kernel over the whole unpadded input (one output pixel, as in a net's last conv): the
-  // patch order (c, ki, kj) is x's order (c, h, w), so column s of cols is sample s.
+  // A kernel over the whole unpadded input (one output pixel, as in a net's last conv) is a
+  // dense layer: the patch order (c, ki, kj) is x's order (c, h, w), and y (B x OutC) is
+  // already NCHW. It needs no column matrix, no copies, and gets dense's GEMV path for
+  // small eval batches.
   static constexpr bool whole_input = Pad == 0 && K == H && K == W;
+  const T* bias_value() const {
+    if constexpr (has_bias) return b_.value.data();
+    return nullptr;
+  }
 
   // Samples per part: each writes patch x P column entries.
   static constexpr std::size_t sample_grain = (detail::parallel_grain + patch * pixels - 1) / (patch * pixels);
@@ -188,29 +213,18 @@ class conv2d_layer {
   // input channel c. A pixel meets its kernel offsets in (ki, kj) order.
   template <class F>
   RHONET_KERNEL static void for_each_row_part(std::size_t s0, std::size_t s1, F&& f) {
-    for_each_block(s0, s1, [&](std::size_t b0, std::size_t b1) RHONET_KERNEL {
+    for (std::size_t b0 = s0; b0 < s1; b0 += block) {
+      const std::size_t b1 = std::min(s1, b0 + block);
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t ki = 0; ki < K; ++ki)
           for (std::size_t kj = 0; kj < K; ++kj)
             for (std::size_t s = b0; s < b1; ++s) f((c * K + ki) * K + kj, s, s * In::size + c * H * W, ki, kj);
-    });
-  }
-  // Calls f(b0, b1) for the blocks of `block` samples that make up [s0, s1).
-  template <class F>
-  RHONET_KERNEL static void for_each_block(std::size_t s0, std::size_t s1, F&& f) {
-    for (std::size_t b0 = s0; b0 < s1; b0 += block) f(b0, std::min(s1, b0 + block));
+    }
   }
 
   // cols[(c*K + ki)*K + kj, s*P + oh*OW + ow] = x[s, c, oh*S - Pad + ki, ow*S - Pad + kj] (zero
   // outside the input) for the samples [s0, s1), in rows of length ld.
   RHONET_KERNEL void im2col(const T* x, T* cols, std::size_t ld, std::size_t s0, std::size_t s1) {
-    if constexpr (whole_input) {  // cols = x^T
-      for_each_block(s0, s1, [&](std::size_t b0, std::size_t b1) RHONET_KERNEL {
-        for (std::size_t r = 0; r < patch; ++r)
-          for (std::size_t s = b0; s < b1; ++s) cols[r * ld + s] = x[s * In::size + r];
-      });
-      return;
-    }
     for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
       const std::size_t oh0 = first_inside(ki, out_height), oh1 = end_inside(ki, H, out_height);
       const std::size_t ow0 = first_inside(kj, out_width), ow1 = end_inside(kj, W, out_width);
@@ -235,13 +249,6 @@ class conv2d_layer {
   // The adjoint of im2col: sums every column entry back into the pixel it was read from, for
   // the samples [s0, s1) of dx.
   RHONET_KERNEL void col2im(const T* cols, std::size_t ld, T* dx, std::size_t s0, std::size_t s1) {
-    if constexpr (whole_input) {  // dx = 0 + cols^T (the sum's zero start turns -0 into +0, as below)
-      for_each_block(s0, s1, [&](std::size_t b0, std::size_t b1) RHONET_KERNEL {
-        for (std::size_t r = 0; r < patch; ++r)
-          for (std::size_t s = b0; s < b1; ++s) dx[s * In::size + r] = T(0) + cols[r * ld + s];
-      });
-      return;
-    }
     std::fill(dx + s0 * In::size, dx + s1 * In::size, T(0));
     for_each_row_part(s0, s1, [&](std::size_t row, std::size_t s, std::size_t plane, std::size_t ki, std::size_t kj) RHONET_KERNEL {
       const std::size_t oh0 = first_inside(ki, out_height), oh1 = end_inside(ki, H, out_height);
