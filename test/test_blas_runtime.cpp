@@ -6,11 +6,14 @@
 #define BOOST_TEST_MODULE rhonet_blas_runtime
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -25,6 +28,7 @@
 #include <rhonet/core/blas.hpp>
 #include <rhonet/core/blas_kernels.hpp>
 #include <rhonet/core/ensure_blas_kernels.hpp>
+#include <rhonet/core/parallel.hpp>
 #include <rhonet/core/threads.hpp>
 
 extern char** environ;
@@ -350,18 +354,75 @@ BOOST_AUTO_TEST_CASE(ensure_ends_on_the_best_kernels_from_a_clean_environment,
   if (openblas::selectable_kernels()) BOOST_TEST(r.value("below_best") == "0");
 }
 
-BOOST_AUTO_TEST_CASE(set_threads_governs_openblas_and_threads,
+// rhonet runs the GEMMs' threads itself (core/blas.hpp): OpenBLAS stays on one thread.
+BOOST_AUTO_TEST_CASE(set_threads_governs_threads_and_keeps_openblas_on_one,
                      *utf::precondition([](utf::test_unit_id) { return openblas::present(); })) {
-  const int before = openblas::num_threads();
-  BOOST_TEST(threads() >= 1);
+  const int before = threads();
+  BOOST_TEST(before >= 1);
   set_threads(1);
   BOOST_TEST(threads() == 1);
   BOOST_TEST(openblas::num_threads() == 1);
-  set_threads(2);
-  BOOST_TEST(threads() == 2);
-  BOOST_TEST(openblas::num_threads() == 2);
+  set_threads(3);
+  BOOST_TEST(threads() == 3);
+  BOOST_TEST(openblas::num_threads() == 1);
   set_threads(before);
   BOOST_TEST(threads() == before);
+}
+
+namespace {
+// C = op(A) op(B) with threads() threads, against the product summed in double: every entry
+// within 1e-5 of the sum of its terms' magnitudes (rounding of float sums in any order).
+void check_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, int thread_count) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<float> a(m * k), b(k * n), c(m * n, 7.f);
+  for (auto& v : a) v = normal(rng);
+  for (auto& v : b) v = normal(rng);
+  const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
+  set_threads(thread_count);
+  blas::gemm<float>(ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(), n);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double want = 0, size = 0;
+      for (std::size_t l = 0; l < k; ++l) {
+        const double t = double(ta ? a[l * lda + i] : a[i * lda + l]) * double(tb ? b[j * ldb + l] : b[l * ldb + j]);
+        want += t;
+        size += std::abs(t);
+      }
+      bad += !(std::abs(c[i * n + j] - want) <= 1e-5 * size);
+    }
+  BOOST_TEST(bad == 0u, "op(A) " << (ta ? "T" : "N") << ", op(B) " << (tb ? "T" : "N") << ", " << m << "x" << n
+                                 << "x" << k << ", " << thread_count << " threads");
+}
+}  // namespace
+
+// Products large enough to be cut into a block per thread, along columns (n >= m) and rows,
+// with every transposition, and an odd thread count whose cuts fall off the 16-wide grid.
+BOOST_AUTO_TEST_CASE(gemm_cut_between_threads_is_the_product) {
+  const int before = threads();
+  for (int t : {1, 2, 3})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        check_gemm(ta, tb, 24, 3000, 48, t);   // cut along n
+        check_gemm(ta, tb, 2500, 20, 64, t);   // cut along m
+        check_gemm(ta, tb, 100, 50, 300, t);   // too small to cut
+      }
+  set_threads(before);
+}
+
+// A GEMM called from inside a parallel loop's part runs on that thread (no deadlock, the
+// right product).
+BOOST_AUTO_TEST_CASE(gemm_inside_a_parallel_part) {
+  const int before = threads();
+  set_threads(2);
+  std::vector<float> a(64 * 64, 1.f), b(64 * 4096, 2.f), c(2 * 64 * 4096, 0.f);
+  detail::parallel_for(2 * detail::parallel_grain, detail::parallel_grain, [&](std::size_t s0, std::size_t) {
+    float* out = c.data() + (s0 == 0 ? 0 : 64 * 4096);
+    blas::gemm<float>(false, false, 64, 4096, 64, 1.f, a.data(), 64, b.data(), 4096, 0.f, out, 4096);
+  });
+  BOOST_TEST(std::count(c.begin(), c.end(), 128.f) == std::ptrdiff_t(c.size()));
+  set_threads(before);
 }
 
 BOOST_AUTO_TEST_CASE(set_threads_rejects_counts_below_one) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include <rhonet/core/blas.hpp>
 #include <rhonet/core/parallel.hpp>
 #include <rhonet/core/subnormals.hpp>
 #include <rhonet/core/threads.hpp>
@@ -87,6 +88,29 @@ BOOST_AUTO_TEST_CASE(pool_workers_follow_the_caller, *utf::precondition(can_flus
         BOOST_TEST(mode[p] == flush);
         BOOST_TEST((flush ? result[p] == 0.0f : subnormal(result[p])));
       }
+    }
+  }
+  rhonet::set_threads(threads_before);
+}
+
+// A GEMM large enough to be cut into a block per thread (core/blas.hpp): its blocks run on the
+// pool too, so inside a flushing scope every product of two tiny values is 0 in both halves of
+// C, and outside it they stay subnormal. Repeated: a worker that was asleep leaves both blocks
+// to the caller, which proves nothing about the worker's mode.
+BOOST_AUTO_TEST_CASE(cut_gemms_follow_the_caller, *utf::precondition(can_flush)) {
+  const int threads_before = rhonet::threads();
+  rhonet::set_threads(2);
+  const std::size_t m = 32, n = 4096, k = 64;
+  std::vector<float> a(m * k, 1e-20f), b(k * n, 1e-20f), c(m * n);
+  for (bool flush : {true, false}) {
+    BOOST_TEST_CONTEXT("flush " << flush) {
+      rhonet::subnormal_flush scope(flush);
+      std::size_t wrong = 0;
+      for (int round = 0; round < 20; ++round) {
+        rhonet::blas::gemm<float>(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c.data(), n);
+        for (float v : c) wrong += flush ? v != 0.0f : !subnormal(v);
+      }
+      BOOST_TEST(wrong == 0u);
     }
   }
   rhonet::set_threads(threads_before);

@@ -625,7 +625,7 @@ BOOST_AUTO_TEST_CASE(subnormals_are_flushed_while_training) {
   using tiny_net = network<input<17>, dense<16>, relu, dense<16>, relu, dense<1>>;
   const auto a = clouds(64, 3);
   const int threads_before = threads();
-  set_threads(1);  // the GEMMs on this thread (OpenBLAS's own threads keep their mode)
+  set_threads(1);  // everything on this thread: the mode checked is the caller's
   struct outputs final : run_observer<float> {
     std::size_t zero = 0, subnormal = 0, flushing = 0, steps = 0;
     void on_backward(trainer<float>&, const step_report<float>& r) override {

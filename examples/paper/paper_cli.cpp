@@ -140,7 +140,7 @@ class parser : bound_values {
     app_.add_option("--jobs", o_.jobs, "runs trained at once, one thread each (default: the machine's cores)")
         ->check(cli::whole(1, 1024));
     app_.add_option("--threads", o_.threads,
-                    "BLAS threads per run (default: 1 when runs go in parallel, else OpenBLAS's own choice)")
+                    "threads per run, for the matrix products and rhonet's loops (default: 1 when runs go in parallel, else OpenBLAS's count at load)")
         ->check(cli::whole(1, 1024));
     app_.add_option("--out", o_.out, "output folder (must be new or empty; see --overwrite, --resume)")
         ->check(cli::non_empty_path())

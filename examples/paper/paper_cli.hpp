@@ -55,7 +55,7 @@ struct options {
   std::uint64_t limit_train = 0, limit_test = 0;  // 0: all samples
   std::uint64_t seed = 1;
   std::uint64_t seeds = 1;    // runs of every setting and init with seeds seed, seed+1, ..., seed+seeds-1
-  std::uint64_t threads = 0;  // BLAS threads per run; 0: 1 when runs go in parallel, else OpenBLAS's choice
+  std::uint64_t threads = 0;  // threads per run; 0: 1 when runs go in parallel, else OpenBLAS's count at load
   std::uint64_t jobs = 0;     // runs at once; 0: one per core of the machine
   double fallback = 0;        // 0: not given, no second attempt
   std::string preset = "quick";

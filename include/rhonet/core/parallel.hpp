@@ -5,16 +5,17 @@
 // - Results do not depend on the thread count: a loop is cut into contiguous parts along a
 //   dimension whose entries are computed independently (parameter entries, BN channels,
 //   samples), and no sum is ever split across parts.
-// - Next to OpenBLAS. The pool's workers sleep on a futex between loops, so that they never
-//   hold a core while OpenBLAS's threads multiply, and the calling thread takes every part
-//   no worker has started: OpenBLAS's threads spin for a while after each GEMM, and a worker
-//   that cannot get a core then costs nothing (a version in which the caller waited for its
-//   workers made 2-thread steps up to 4x slower; docs/performance.md).
+// - The GEMMs too: core/blas.hpp cuts each large one into a block per thread on this pool,
+//   with OpenBLAS on one thread. The workers sleep on a futex between loops, and the calling
+//   thread takes every part no worker has started, so a worker that cannot get a core costs
+//   nothing (a version in which the caller waited for its workers made 2-thread steps up to
+//   4x slower next to OpenBLAS's own spinning threads; docs/performance.md).
 // - In the caller's floating-point mode: each worker takes the MXCSR mode (flushing
 //   subnormals or not, rounding) of the thread that started the loop (core/subnormals.hpp),
 //   so a loop's numbers do not depend on which thread ran a part.
 // - One caller at a time: a second thread calling parallel_for while the pool is busy (two
-//   runs trained side by side in one process) runs its loop alone instead of waiting.
+//   runs trained side by side in one process) runs its loop alone instead of waiting, and so
+//   does a part that calls parallel_for (or a large GEMM, core/blas.hpp) itself.
 #pragma once
 
 #include <algorithm>
@@ -65,9 +66,10 @@ class thread_pool {
   // Runs part(i) for every i in [0, parts) once, on the calling thread and on whichever
   // workers are awake to claim parts, and returns when all are done. The caller never waits
   // for a worker that has not started: it takes the unclaimed parts itself, so a worker that
-  // cannot get a core (OpenBLAS's threads spin on it for a while after a GEMM) costs nothing.
+  // cannot get a core (another process, or a BLAS that threads on its own) costs nothing.
   // False (nothing run) when another thread is using the pool.
   bool try_run(std::size_t parts, const part_job& part) {
+    if (in_part) return false;  // a part that starts a loop of its own runs it alone
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     while (workers_.size() + 1 < parts) workers_.emplace_back([this, g = generation_.load()] { work(g); });
@@ -95,7 +97,9 @@ class thread_pool {
     for (;;) {
       if (c >> 32 != gen || (c & 0xffffffffu) >= parts) return;
       if (!claims_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      in_part = true;
       (*job_)(static_cast<std::size_t>(c & 0xffffffffu));
+      in_part = false;
       done_.fetch_add(1, std::memory_order_release);
       c = claims_.load(std::memory_order_acquire);
     }
@@ -117,6 +121,7 @@ class thread_pool {
     }
   }
 
+  static inline thread_local bool in_part = false;
   std::mutex busy_;
   std::vector<std::thread> workers_;
   const part_job* job_ = nullptr;
