@@ -84,7 +84,13 @@ class thread_pool {
     generation_.store(gen, std::memory_order_release);
     generation_.notify_all();
     run_parts(gen, parts);
-    while (done_.load(std::memory_order_acquire) != parts) RHONET_SPIN_PAUSE();
+    // A worker's part may take milliseconds (a GEMM block): after a short spin, yield, so that
+    // on an oversubscribed machine (MPI ranks, other processes) the worker gets the core.
+    for (unsigned spin = 0; done_.load(std::memory_order_acquire) != parts; ++spin)
+      if (spin < 1024)
+        RHONET_SPIN_PAUSE();
+      else
+        std::this_thread::yield();
     return true;
   }
 
