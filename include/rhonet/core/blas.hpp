@@ -5,9 +5,11 @@
 // A large GEMM is cut into one block of C per thread of rhonet::threads(), each block a
 // single-threaded BLAS call on rhonet's own pool (core/parallel.hpp), the pool that runs every
 // other loop of a step; OpenBLAS itself runs on one thread (core/threads.hpp). Its own threads
-// spun in sched_yield next to rhonet's loops after every GEMM. Each entry of C is summed in the
-// same order whatever the cut (OpenBLAS blocks k the same way for every block of m and n), so
-// results do not depend on the thread count (test_blas_runtime checks this).
+// spun in sched_yield next to rhonet's loops after every GEMM. The cut is the same on every
+// call, so runs stay deterministic. With OpenBLAS's AVX-512 kernels each entry of C is also
+// summed as in one call, so results do not depend on the thread count; its Haswell kernels
+// differ in the last bits (docs/performance.md, "Threads and OpenBLAS"). test_blas_runtime
+// checks the cut product against a sum in double.
 #pragma once
 
 #include <algorithm>
