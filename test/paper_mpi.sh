@@ -9,7 +9,10 @@
 #  - a refused folder is said once, by rank 0, and every rank ends; --jobs is refused;
 #  - SIGTERM to the ranks stops their runs with checkpoints, and rank 0 says where; SIGINT to
 #    mpirun leaves a manifest that says "interrupted"; --resume under mpirun ends with the
-#    numbers of an unbroken sweep.
+#    numbers of an unbroken sweep;
+#  - SIGINT to mpirun while a rank with no run left waits for the others: rank 0 still records
+#    every run's checkpoint (mpirun kills all ranks as soon as one ends, so no rank may end
+#    before rank 0); SIGTERM to one rank alone stops the whole sweep, recorded.
 # Usage: paper_mpi.sh PAPER_BINARY MPIEXEC WORK_DIR. Exit 77 (skipped) without the data.
 # OpenMPI refuses to run as root unless OMPI_ALLOW_RUN_AS_ROOT(_CONFIRM)=1 (ctest sets them).
 set -uo pipefail
@@ -104,7 +107,8 @@ same_runs single failing
 #    later and kills the ranks a second after that (OpenMPI's default), so only what is
 #    certain within that is asserted (the manifest says interrupted at once); then --resume
 #    finishes with the numbers of an unbroken sweep.
-mid=(--experiment plain --init 1,5 --epochs 40 --limit-train 1000 --limit-test 64 --batch 8 --quiet --no-report)
+#    The runs are long enough (about 3 s each here) to be still going when the SIGTERM comes.
+mid=(--experiment plain --init 1,5 --epochs 200 --limit-train 1000 --limit-test 64 --batch 8 --quiet --no-report)
 newest() {  # newest FOLDER: the highest n of FOLDER/ckpt-<n> with a manifest, or -1
   local best=-1 d n
   for d in "$1"/ckpt-*; do
@@ -113,13 +117,15 @@ newest() {  # newest FOLDER: the highest n of FOLDER/ckpt-<n> with a manifest, o
   done
   echo $best
 }
-# wait_for_both PID: until both runs are going and one has a checkpoint past the first.
+# wait_for_both PID [FOLDER]: until both runs of FOLDER (default mid) are going and one has a
+# checkpoint past the first.
 wait_for_both() {
-  local after=$(($(newest mid/plain/init_1/ckpt) > $(newest mid/plain/init_5/ckpt) ? \
-                 $(newest mid/plain/init_1/ckpt) : $(newest mid/plain/init_5/ckpt)))
+  local f=${2:-mid}
+  local after=$(($(newest $f/plain/init_1/ckpt) > $(newest $f/plain/init_5/ckpt) ? \
+                 $(newest $f/plain/init_1/ckpt) : $(newest $f/plain/init_5/ckpt)))
   for _ in $(seq 1200); do
-    [ -f mid/manifest.json ] && [ "$(grep -c '"status": "running"' mid/manifest.json)" = 3 ] &&
-      { [ "$(newest mid/plain/init_1/ckpt)" -gt $after ] || [ "$(newest mid/plain/init_5/ckpt)" -gt $after ]; } &&
+    [ -f $f/manifest.json ] && [ "$(grep -c '"status": "running"' $f/manifest.json)" = 3 ] &&
+      { [ "$(newest $f/plain/init_1/ckpt)" -gt $after ] || [ "$(newest $f/plain/init_5/ckpt)" -gt $after ]; } &&
       return 0
     kill -0 "$1" 2>/dev/null || return 1
     sleep 0.05
@@ -154,4 +160,38 @@ mpirun -np 3 "$paper" "${mid[@]}" --out mid --resume >log9 2>&1 || fail "--resum
   || fail "manifest after the last resume: $(cat mid/manifest.json)"
 same_runs unbroken mid "plain/init_1 plain/init_5"
 
-echo "paper under mpirun: -np 2 and -np 3 as one process, failed runs reported, refusals, signals and resume as expected"
+# 6. Two runs on four ranks: at least one rank other than 0 has no run and waits in
+#    MPI_Finalize. SIGINT to mpirun: that rank must not die of the SIGTERM before rank 0 has
+#    recorded both runs' checkpoints (mpirun would kill rank 0 at once; when that rank ended
+#    first, rank 0 recorded no checkpoint in 6 of 6 tries).
+long=(--experiment plain --init 1,5 --epochs 4000 --limit-train 1000 --limit-test 64 --batch 8 --quiet --no-report)
+checkpoints='all(r["checkpoint"].startswith(r["folder"] + "/ckpt/ckpt-") for r in m["runs"] if "checkpoint" in r), sum("checkpoint" in r for r in m["runs"])'
+"$mpiexec" --oversubscribe -np 4 "$paper" "${long[@]}" --out idle >log10 2>&1 &
+pid=$!
+wait_for_both $pid idle || fail "the two runs on four ranks did not start: $(cat log10)"
+kill -INT $pid
+wait $pid
+[ $? -ne 0 ] || fail "mpirun -np 4 exited 0 after SIGINT: $(cat log10)"
+[ "$(json idle/manifest.json "m['status'], $statuses, m['interrupted']['signal']")" = \
+  "('interrupted', ['interrupted', 'interrupted'], 'SIGTERM')" ] || fail "manifest after SIGINT with an idle rank: $(cat idle/manifest.json)"
+[ "$(json idle/manifest.json "$checkpoints")" = "(True, 2)" ] \
+  || fail "rank 0 did not record both checkpoints with an idle rank: $(cat idle/manifest.json) $(cat log10)"
+
+# 7. SIGTERM to rank 1 alone (a kill of one process): the whole sweep stops, recorded.
+"$mpiexec" --oversubscribe -np 2 "$paper" "${long[@]}" --out lone >log11 2>&1 &
+pid=$!
+wait_for_both $pid lone || fail "the two runs of the lone-signal sweep did not start: $(cat log11)"
+rank1=
+for c in $(pgrep -P $pid); do
+  [ "$(tr '\0' '\n' </proc/$c/environ | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')" = 1 ] && rank1=$c
+done
+[ -n "$rank1" ] || fail "no rank 1 among mpirun's children $(pgrep -P $pid)"
+kill -TERM $rank1
+wait $pid
+[ $? -ne 0 ] || fail "mpirun exited 0 after SIGTERM to rank 1: $(cat log11)"
+grep -qF "paper: rank 1 was interrupted by SIGTERM; stopping the sweep" log11 || fail "lone signal: $(cat log11)"
+grep -qF "paper: interrupted by SIGTERM during plain init 1 and plain init 5" log11 || fail "lone signal: $(cat log11)"
+[ "$(json lone/manifest.json "m['status'], $statuses, $checkpoints")" = \
+  "('interrupted', ['interrupted', 'interrupted'], True, 2)" ] || fail "manifest after SIGTERM to rank 1: $(cat lone/manifest.json)"
+
+echo "paper under mpirun: -np 2 and -np 3 as one process, failed runs reported, refusals, signals (with an idle rank, to one rank alone) and resume as expected"

@@ -1,7 +1,8 @@
 // SIGINT and SIGTERM, handled outside the signal handler. The handler only writes the signal
 // number into a pipe; a watcher thread reads it and runs the program's `on_signal(signo)` in
 // ordinary context (it may take locks, write files, print), then ends the process with exit
-// code 128 + signo. A second signal while that runs ends the process at once.
+// code 128 + signo. A second signal while that runs ends the process at once. deliver() lets
+// the program itself stop as if a signal had come (under mpirun, when another rank got one).
 #pragma once
 
 #include <atomic>
@@ -49,6 +50,15 @@ class watcher {
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
   }
+  // As if `signo` had arrived: the watcher runs on_signal(signo) and ends the process. Does
+  // nothing once a signal came. It does not count as a signal: a real one after it is not the
+  // "second signal" that ends the process at once.
+  void deliver(int signo) {
+    if (detail::received.load() > 0) return;
+    const unsigned char c = static_cast<unsigned char>(signo);
+    [[maybe_unused]] const ssize_t w = ::write(fds_[1], &c, 1);
+  }
+
   watcher(const watcher&) = delete;
   watcher& operator=(const watcher&) = delete;
   ~watcher() {

@@ -161,9 +161,10 @@ class sweep_driver {
   std::condition_variable active_cv_;
   std::size_t active_ = 0;
   // Under mpirun the other ranks got the signal too (mpirun passes it on as SIGTERM); their
-  // runs stop and say at which checkpoint, which rank 0 waits for a moment. mpirun kills the
-  // ranks a second after their SIGTERM, by default (docs/distributed.md), so rank 0 also
-  // records the interruption at once, before the runs have stopped.
+  // runs stop and say at which checkpoint, which rank 0 waits for a moment (they end only
+  // after rank 0). mpirun kills the ranks a second after their SIGTERM, by default
+  // (docs/distributed.md), so rank 0 also records the interruption at once, before the runs
+  // have stopped.
   std::atomic<bool> remote_done_;
 
   // The plan: seeds, the earlier sweep's runs (--resume), the runs to train.
@@ -484,6 +485,14 @@ void sweep_driver::train_on_ranks(const sweep::context& c) {
   p.todo = todo_;
   p.train_locally = [&](const std::function<std::optional<sweep::planned_run>()>& next) { train_runs(c, next); };
   p.remote_change = [&](std::size_t index, const nlohmann::json& change, int rank) { record(index, change, rank); };
+  // A signal that reached another rank alone (a kill of one process) stops the whole sweep,
+  // as if rank 0 had got it too; when every rank got it, rank 0 is stopping already.
+  p.remote_signal = [&](int rank, int signo) {
+    if (stop_.exchange(true)) return;
+    std::fprintf(stderr, "paper: rank %d was interrupted by %s; stopping the sweep\n", rank,
+                 interrupt::signal_name(signo));
+    watcher_.deliver(signo);
+  };
   p.stop = &stop_;
   p.remote_done = &remote_done_;
   const auto problems = sweep_mpi::run_on_ranks(*mpi_, p);

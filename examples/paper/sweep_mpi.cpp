@@ -59,6 +59,10 @@ void end_after_error(session& s) {
 
 namespace {
 
+// How long a rank other than 0 waits, after a signal stopped its run, for rank 0 to end the
+// job (rank 0 needs its own run's step and checkpoint, then at most half a second).
+constexpr std::chrono::seconds rank0_grace{30};
+
 // Whether this rank sees the folder rank 0 writes: its manifest carries rank 0's token. On
 // several hosts the folder must be on a shared file system under the same path; a new file
 // may take a moment to appear there, hence the retries.
@@ -104,16 +108,25 @@ int serve_as_worker(session& s, const paper_cli::options& o) {
   rhonet::set_threads(o.threads > 0 ? int(o.threads) : 1);
   client.answer("");
 
-  // A signal stops the run in progress after its step, with a checkpoint; its message goes
-  // to rank 0, then the watcher ends the process.
+  // A signal stops the run in progress after its step, with a checkpoint; its report, which
+  // names the signal, goes to rank 0, and rank 0 stops the whole sweep. Then this rank waits
+  // for rank 0 to end the job: while mpirun stops a job it kills every rank the moment one
+  // ends, so a rank that ended first would cut rank 0 off before it recorded the
+  // interruption. The watcher lives until MPI has finalized, because a rank with no run left
+  // waits in MPI_Finalize for rank 0 and must not die of the signal there either.
   std::atomic<bool> stop{false};
+  std::atomic<int> signal_number{0};
   std::mutex active_mutex;
   std::condition_variable active_cv;
   bool active = false;
-  interrupt::watcher watcher([&](int) {
+  interrupt::watcher watcher([&](int signo) {
+    signal_number = signo;
     stop = true;
-    std::unique_lock<std::mutex> hold(active_mutex);
-    active_cv.wait(hold, [&] { return !active; });
+    {
+      std::unique_lock<std::mutex> hold(active_mutex);
+      active_cv.wait(hold, [&] { return !active; });
+    }
+    std::this_thread::sleep_for(rank0_grace);  // rank 0 ends the job long before this
   });
   auto set_active = [&](bool a) {
     std::lock_guard<std::mutex> hold(active_mutex);
@@ -133,11 +146,14 @@ int serve_as_worker(session& s, const paper_cli::options& o) {
     const sweep::planned_run run = sweep::planned_run_from(nlohmann::json::parse(t->text));
     std::string error;
     sweep::train_run(c, run, [&](const nlohmann::json& change) {
-      client.send(nlohmann::json{{"index", run.index}, {"change", change}}.dump());
+      nlohmann::json note{{"index", run.index}, {"change", change}};
+      if (change.contains("checkpoint")) note["signal"] = signal_number.load();  // stopped by a signal
+      client.send(note.dump());
     }, extra, error);
     set_active(false);
   }
   if (stop) interrupt::wait_for_exit();  // the watcher ends the process
+  finalize(s);  // waits for rank 0, with the watcher still in place
   return 0;
 }
 
@@ -152,6 +168,7 @@ std::vector<std::string> run_on_ranks(session& s, const rank0_plan& p) {
   auto on_message = [&](int rank, const std::string& text) {
     const auto j = nlohmann::json::parse(text);
     p.remote_change(j.at("index").get<std::size_t>(), j.at("change"), rank);
+    if (j.contains("signal")) p.remote_signal(rank, j.at("signal").get<int>());
   };
   if (!problems.empty()) {  // start no run: the ranks that are ready learn there is none
     queue.close();

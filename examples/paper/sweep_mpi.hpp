@@ -40,8 +40,9 @@ std::string host(const session& s);
 // report); idempotent.
 void finalize(session& s);
 
-// Ranks other than 0: trains the runs rank 0 hands out until there are none; returns the
-// exit code (0, or 128 + signal through the signal watcher). Errors go to rank 0.
+// Ranks other than 0: trains the runs rank 0 hands out until there are none, then ends MPI;
+// returns the exit code (0, or 128 + signal through the signal watcher). Errors go to rank 0.
+// After a signal this rank ends only after rank 0 (or 30 s later, if rank 0 does not).
 int serve_as_worker(session& s, const paper_cli::options& o);
 
 // After an error: on rank 0 before the sweep started (the folder is refused, the data cannot
@@ -57,6 +58,8 @@ struct rank0_plan {
   std::function<void(const std::function<std::optional<sweep::planned_run>()>& next)> train_locally;
   // A status change of run `index` from rank `rank` (called on the main thread).
   std::function<void(std::size_t index, const nlohmann::json& change, int rank)> remote_change;
+  // Rank `rank` stopped its run because it got signal `signo` (main thread).
+  std::function<void(int rank, int signo)> remote_signal;
   const std::atomic<bool>* stop = nullptr;  // set by a signal: no new run starts
   std::atomic<bool>* remote_done = nullptr; // set when every other rank has reported its last run
 };
