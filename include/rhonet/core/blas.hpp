@@ -32,6 +32,10 @@ inline constexpr std::size_t split_min_madds = 1000000;
 // Blocks start on multiples of this many rows or columns: whole register tiles of the kernels.
 inline constexpr std::size_t split_align = 16;
 
+// Whether large GEMMs are cut between threads at all. Tests turn it off to compare rhonet's
+// other loops across thread counts on kernels whose cut products round differently.
+inline bool cut_gemms = true;
+
 template <class T>
 inline void gemm_one(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha,
                      const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
@@ -66,7 +70,7 @@ inline void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
   };
   std::size_t smallest = side;
   for (std::size_t i = 0; i < blocks; ++i) smallest = std::min(smallest, cut(i + 1) - cut(i));
-  if (blocks <= 1 || smallest * (m * n / side) * k <= detail::split_min_madds) {
+  if (!detail::cut_gemms || blocks <= 1 || smallest * (m * n / side) * k <= detail::split_min_madds) {
     detail::gemm_one(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
